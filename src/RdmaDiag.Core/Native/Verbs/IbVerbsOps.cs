@@ -50,6 +50,18 @@ internal static unsafe class IbVerbsOps
 
     // offsetof(struct verbs_context, context) and offsetof(struct verbs_context, query_port), taken from
     // the mirror struct whose offsets the layout test proves.
-    private static readonly nint ContextOffset = (nint)(&((Interop.IbVerbs.verbs_context*)null)->context);
-    private static readonly nint QueryPortOffset = (nint)(&((Interop.IbVerbs.verbs_context*)null)->query_port);
+    private static readonly nint ContextOffset = OffsetOfContext();
+    private static readonly nint QueryPortOffset = OffsetOfQueryPort();
+
+    private static nint OffsetOfContext()
+    {
+        Interop.IbVerbs.verbs_context probe;
+        return (nint)((byte*)&probe.context - (byte*)&probe);
+    }
+
+    private static nint OffsetOfQueryPort()
+    {
+        Interop.IbVerbs.verbs_context probe;
+        return (nint)((byte*)&probe.query_port - (byte*)&probe);
+    }
 }
