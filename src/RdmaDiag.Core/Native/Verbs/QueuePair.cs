@@ -118,13 +118,9 @@ public sealed unsafe class QueuePair : IDisposable
     /// <summary>ibv_post_send of a chain; on failure the exception names the first rejected request.</summary>
     public void PostSend(ReadOnlySpan<SendWorkRequest> requests)
     {
-        if (requests.IsEmpty)
+        if (!CheckBatch(requests.Length))
         {
             return;
-        }
-        if (requests.Length > MaxPostBatch)
-        {
-            throw new ArgumentOutOfRangeException(nameof(requests), requests.Length, $"at most {MaxPostBatch} work requests per post");
         }
         var wrs = stackalloc Interop.IbVerbs.ibv_send_wr[requests.Length];
         var sges = stackalloc Interop.IbVerbs.ibv_sge[requests.Length];
@@ -147,10 +143,8 @@ public sealed unsafe class QueuePair : IDisposable
         if (rc != 0)
         {
             var index = bad is null ? -1 : (int)(bad - wrs);
-            var detail = index >= 0 && index < requests.Length
-                ? $"QP {QpNum}, work request {requests[index].WrId} ({requests[index].Opcode}), #{index} of {requests.Length}"
-                : $"QP {QpNum}";
-            throw new RdmaNativeException("ibv_post_send", rc, detail);
+            throw PostFailed("ibv_post_send", rc, index, requests.Length,
+                index >= 0 && index < requests.Length ? $"work request {requests[index].WrId} ({requests[index].Opcode})" : null);
         }
     }
 
@@ -159,13 +153,9 @@ public sealed unsafe class QueuePair : IDisposable
     /// <summary>ibv_post_recv of a chain.</summary>
     public void PostRecv(ReadOnlySpan<RecvWorkRequest> requests)
     {
-        if (requests.IsEmpty)
+        if (!CheckBatch(requests.Length))
         {
             return;
-        }
-        if (requests.Length > MaxPostBatch)
-        {
-            throw new ArgumentOutOfRangeException(nameof(requests), requests.Length, $"at most {MaxPostBatch} work requests per post");
         }
         var wrs = stackalloc Interop.IbVerbs.ibv_recv_wr[requests.Length];
         var sges = stackalloc Interop.IbVerbs.ibv_sge[requests.Length];
@@ -183,12 +173,23 @@ public sealed unsafe class QueuePair : IDisposable
         if (rc != 0)
         {
             var index = bad is null ? -1 : (int)(bad - wrs);
-            var detail = index >= 0 && index < requests.Length
-                ? $"QP {QpNum}, receive {requests[index].WrId}, #{index} of {requests.Length}"
-                : $"QP {QpNum}";
-            throw new RdmaNativeException("ibv_post_recv", rc, detail);
+            throw PostFailed("ibv_post_recv", rc, index, requests.Length,
+                index >= 0 && index < requests.Length ? $"receive {requests[index].WrId}" : null);
         }
     }
+
+    private static bool CheckBatch(int count)
+    {
+        if (count > MaxPostBatch)
+        {
+            throw new ArgumentOutOfRangeException("requests", count, $"at most {MaxPostBatch} work requests per post");
+        }
+        return count > 0;
+    }
+
+    // post_send/post_recv return the errno and point bad_wr at the first request not posted.
+    private RdmaNativeException PostFailed(string function, int errno, int index, int count, string? request) =>
+        new(function, errno, request is null ? $"QP {QpNum}" : $"QP {QpNum}, {request}, #{index} of {count}");
 
     /// <summary>ibv_modify_qp (returns errno directly).</summary>
     public void Modify(in QueuePairAttributes attributes, QpAttrMask mask)

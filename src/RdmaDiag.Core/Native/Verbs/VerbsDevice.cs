@@ -22,55 +22,54 @@ public static unsafe class VerbsDevices
     /// ibv_get_device_list. On a kernel without RDMA support this throws with ENOSYS; with RDMA but no
     /// device it returns an empty list.
     /// </summary>
-    public static IReadOnlyList<VerbsDeviceInfo> List()
-    {
-        RdmaCoreLibraries.ThrowIfUnavailable(RdmaCoreLibraries.Verbs);
-        int count;
-        var list = Interop.IbVerbs.ibv_get_device_list(&count);
-        if (list is null)
+    public static IReadOnlyList<VerbsDeviceInfo> List() =>
+        WithDeviceList(devices =>
         {
-            throw RdmaNativeException.FromLastError("ibv_get_device_list");
-        }
-        try
-        {
-            var result = new List<VerbsDeviceInfo>(count);
-            for (var i = 0; i < count && list[i] is not null; i++)
+            var result = new List<VerbsDeviceInfo>(devices.Count);
+            foreach (var device in devices)
             {
-                result.Add(Describe(list[i]));
+                result.Add(Describe((Interop.IbVerbs.ibv_device*)device));
             }
             return result;
-        }
-        finally
-        {
-            Interop.IbVerbs.ibv_free_device_list(list);
-        }
-    }
+        });
 
     /// <summary>Opens the device named <paramref name="name"/> (ibv_open_device), or throws naming the devices seen.</summary>
-    public static VerbsContext Open(string name)
-    {
-        RdmaCoreLibraries.ThrowIfUnavailable(RdmaCoreLibraries.Verbs);
-        int count;
-        var list = Interop.IbVerbs.ibv_get_device_list(&count);
-        if (list is null)
-        {
-            throw RdmaNativeException.FromLastError("ibv_get_device_list");
-        }
-        try
+    public static VerbsContext Open(string name) =>
+        WithDeviceList(devices =>
         {
             var seen = new List<string>();
-            for (var i = 0; i < count && list[i] is not null; i++)
+            foreach (var device in devices)
             {
-                var info = Describe(list[i]);
+                var info = Describe((Interop.IbVerbs.ibv_device*)device);
                 if (info.Name == name)
                 {
-                    return VerbsContext.Open(list[i], info);
+                    return VerbsContext.Open((Interop.IbVerbs.ibv_device*)device, info);
                 }
                 seen.Add(info.Name);
             }
             throw new UserInputException(seen.Count == 0
                 ? $"RDMA device '{name}' not found: this host has no RDMA device (run 'rdmadiag devices' for why)"
                 : $"RDMA device '{name}' not found; devices here: {string.Join(", ", seen)}");
+        });
+
+    // Device pointers are valid until ibv_free_device_list; an opened context stays valid after it.
+    private static T WithDeviceList<T>(Func<IReadOnlyList<nint>, T> use)
+    {
+        RdmaCoreLibraries.ThrowIfUnavailable(RdmaCoreLibraries.Verbs);
+        int count;
+        var list = Interop.IbVerbs.ibv_get_device_list(&count);
+        if (list is null)
+        {
+            throw RdmaNativeException.FromLastError("ibv_get_device_list");
+        }
+        try
+        {
+            var devices = new List<nint>(count);
+            for (var i = 0; i < count && list[i] is not null; i++)
+            {
+                devices.Add((nint)list[i]);
+            }
+            return use(devices);
         }
         finally
         {
