@@ -9,6 +9,7 @@ namespace RdmaDiag.Cli.Commands;
 /// `rdmadiag capture [-i IFACE] [--port P ...] [-w FILE.pcapng] [--count N] [--duration S] [--snaplen N]`:
 /// live libpcap capture of iWARP-looking TCP (or of the given ports), per-flow summary lines while it runs,
 /// TCP findings and the drop count at the end. Ctrl-C stops it and still leaves a valid file.
+/// Exit 0, or 1 when an error-severity finding was made (a reset or unanswered SYN, an ICMP reject).
 /// </summary>
 public sealed class CaptureCommand : Command
 {
