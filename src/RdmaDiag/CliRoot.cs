@@ -21,6 +21,7 @@ public static class CliRoot
     {
         yield return new SelftestCommand();
         yield return new DevicesCommand();
+        yield return new CaptureCommand();
     }
 
     public static int Run(string[] args, TextWriter output, TextWriter error)
