@@ -216,7 +216,7 @@ internal static class LatencySvg
             var st = s.Statistics;
             var detail = st.Count == 0
                 ? "no samples"
-                : $"{FormatMicros(st.P50)} · {FormatMicros(st.P99)} · {FormatMicros(st.P999)}   n={st.Count}";
+                : $"{FormatMicros(st.P50)} · {FormatMicros(st.P99)} · {FormatMicros(st.P999)} · n {st.Count}";
             Text(xml, LegendLeft + 30, y + 15, detail, 11, "start", "#666");
             xml.WriteEndElement();
             y += 38;
