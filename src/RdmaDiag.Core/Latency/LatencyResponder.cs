@@ -243,6 +243,42 @@ public sealed class LatencyResponder : IDisposable
         }
     }
 
+    /// <summary>
+    /// The responder a latency run talks to: the one at HOST (default port <see cref="DefaultPort"/>),
+    /// or, without HOST, a new one in-process on loopback that the caller disposes.
+    /// </summary>
+    internal static (LatencyResponder? Local, IPEndPoint Target) ForRun(LatencyRunSettings settings, string mode, List<string> notes)
+    {
+        if (settings.Host is null)
+        {
+            var local = new LatencyResponder(new IPEndPoint(IPAddress.Loopback, settings.Port));
+            notes.Add($"{mode}: own sender, an in-process responder on {local.LocalEndPoint}");
+            return (local, local.LocalEndPoint);
+        }
+        var target = new IPEndPoint(Resolve(settings.Host), settings.Port == 0 ? DefaultPort : settings.Port);
+        notes.Add($"{mode}: responder at {settings.Host} ({target})");
+        return (null, target);
+    }
+
+    internal static IPAddress Resolve(string host)
+    {
+        if (IPAddress.TryParse(host, out var address))
+        {
+            return address;
+        }
+        try
+        {
+            var addresses = Dns.GetHostAddresses(host);
+            return addresses.FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetwork)
+                ?? addresses.FirstOrDefault()
+                ?? throw new UserInputException($"HOST '{host}': resolves to no address");
+        }
+        catch (SocketException e)
+        {
+            throw new UserInputException($"HOST '{host}': cannot resolve: {e.Message}");
+        }
+    }
+
     /// <summary>Runs a standalone responder until <paramref name="stop"/> fires (for `rdmadiag serve`).</summary>
     public static void RunUntil(IPEndPoint listenOn, CancellationToken stop, TextWriter log)
     {

@@ -28,21 +28,8 @@ public sealed class RxStampMode : ILatencyMode
 
     public ILatencySession Open(LatencyRunSettings settings)
     {
-        LatencyResponder? local = null;
-        IPEndPoint target;
         var notes = new List<string>();
-        if (settings.Host is null)
-        {
-            local = new LatencyResponder(new IPEndPoint(IPAddress.Loopback, settings.Port));
-            target = local.LocalEndPoint;
-            notes.Add($"rx-stamp: own sender, an in-process responder on {target}");
-        }
-        else
-        {
-            var port = settings.Port == 0 ? LatencyResponder.DefaultPort : settings.Port;
-            target = new IPEndPoint(TcpPingPongMode.Resolve(settings.Host), port);
-            notes.Add($"rx-stamp: echoes from the responder at {settings.Host} ({target})");
-        }
+        var (local, target) = LatencyResponder.ForRun(settings, Name, notes);
         var sockets = new List<Socket>();
         try
         {

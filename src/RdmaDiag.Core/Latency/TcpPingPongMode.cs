@@ -22,21 +22,8 @@ public sealed class TcpPingPongMode : ILatencyMode
 
     public ILatencySession Open(LatencyRunSettings settings)
     {
-        LatencyResponder? local = null;
-        IPEndPoint target;
         var notes = new List<string>();
-        if (settings.Host is null)
-        {
-            local = new LatencyResponder(new IPEndPoint(IPAddress.Loopback, settings.Port));
-            target = local.LocalEndPoint;
-            notes.Add($"tcp: in-process responder on {target}");
-        }
-        else
-        {
-            var port = settings.Port == 0 ? LatencyResponder.DefaultPort : settings.Port;
-            target = new IPEndPoint(Resolve(settings.Host), port);
-            notes.Add($"tcp: responder at {settings.Host} ({target})");
-        }
+        var (local, target) = LatencyResponder.ForRun(settings, Name, notes);
         try
         {
             var socket = Connect(settings.Host ?? "loopback", target, settings.BusyPoll);
@@ -47,25 +34,6 @@ public sealed class TcpPingPongMode : ILatencyMode
         {
             local?.Dispose();
             throw;
-        }
-    }
-
-    internal static IPAddress Resolve(string host)
-    {
-        if (IPAddress.TryParse(host, out var address))
-        {
-            return address;
-        }
-        try
-        {
-            var addresses = Dns.GetHostAddresses(host);
-            return addresses.FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetwork)
-                ?? addresses.FirstOrDefault()
-                ?? throw new UserInputException($"HOST '{host}': resolves to no address");
-        }
-        catch (SocketException e)
-        {
-            throw new UserInputException($"HOST '{host}': cannot resolve: {e.Message}");
         }
     }
 

@@ -29,41 +29,33 @@ public static class TcpPingPongProtocol
 
     private static ReadOnlySpan<byte> Magic => "RDLATTCP"u8;
 
-    public static void WriteHello(Span<byte> destination, uint flags)
+    /// <summary>Client hello: version and flags.</summary>
+    public static void WriteHello(Span<byte> destination, uint flags) => Write(destination, Version, flags);
+
+    public static bool TryReadHello(ReadOnlySpan<byte> source, out uint version, out uint flags) => TryRead(source, out version, out flags);
+
+    /// <summary>Responder reply: status and the largest message it echoes.</summary>
+    public static void WriteReply(Span<byte> destination, uint status) => Write(destination, status, MaxMessageSize);
+
+    public static bool TryReadReply(ReadOnlySpan<byte> source, out uint status, out uint maxMessage) => TryRead(source, out status, out maxMessage);
+
+    // Both directions share one shape: the magic, then two big-endian u32 fields.
+    private static void Write(Span<byte> destination, uint first, uint second)
     {
         Magic.CopyTo(destination);
-        BinaryPrimitives.WriteUInt32BigEndian(destination[8..], Version);
-        BinaryPrimitives.WriteUInt32BigEndian(destination[12..], flags);
+        BinaryPrimitives.WriteUInt32BigEndian(destination[8..], first);
+        BinaryPrimitives.WriteUInt32BigEndian(destination[12..], second);
     }
 
-    public static bool TryReadHello(ReadOnlySpan<byte> source, out uint version, out uint flags)
+    private static bool TryRead(ReadOnlySpan<byte> source, out uint first, out uint second)
     {
-        version = flags = 0;
+        first = second = 0;
         if (source.Length < HelloLength || !source[..8].SequenceEqual(Magic))
         {
             return false;
         }
-        version = BinaryPrimitives.ReadUInt32BigEndian(source[8..]);
-        flags = BinaryPrimitives.ReadUInt32BigEndian(source[12..]);
-        return true;
-    }
-
-    public static void WriteReply(Span<byte> destination, uint status)
-    {
-        Magic.CopyTo(destination);
-        BinaryPrimitives.WriteUInt32BigEndian(destination[8..], status);
-        BinaryPrimitives.WriteUInt32BigEndian(destination[12..], MaxMessageSize);
-    }
-
-    public static bool TryReadReply(ReadOnlySpan<byte> source, out uint status, out uint maxMessage)
-    {
-        status = maxMessage = 0;
-        if (source.Length < HelloLength || !source[..8].SequenceEqual(Magic))
-        {
-            return false;
-        }
-        status = BinaryPrimitives.ReadUInt32BigEndian(source[8..]);
-        maxMessage = BinaryPrimitives.ReadUInt32BigEndian(source[12..]);
+        first = BinaryPrimitives.ReadUInt32BigEndian(source[8..]);
+        second = BinaryPrimitives.ReadUInt32BigEndian(source[12..]);
         return true;
     }
 }
