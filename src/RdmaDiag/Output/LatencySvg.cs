@@ -111,15 +111,17 @@ internal static class LatencySvg
                 Text(xml, x, bottom + 19, FormatMicros(value), 11, "middle", "#333");
             }
         }
-        for (var k = 0; k <= 4; k++)
+        // yMax is 1, 2 or 5 times a power of ten: fifths or quarters give round labels.
+        var divisions = yMax / Math.Pow(10, Math.Floor(Math.Log10(yMax))) is > 1.5 and < 2.5 ? 4 : 5;
+        for (var k = 0; k <= divisions; k++)
         {
-            var v = yMax * k / 4;
-            var y = bottom - (bottom - top) * k / 4;
+            var v = yMax * k / divisions;
+            var y = bottom - (bottom - top) * k / divisions;
             if (k > 0)
             {
                 Line(xml, PlotLeft, y, PlotRight, y, "#e4e4e4", 1);
             }
-            Text(xml, PlotLeft - 8, y + 4, v.ToString(v < 10 && v != Math.Floor(v) ? "0.#" : "0", CultureInfo.InvariantCulture), 11, "end", "#333");
+            Text(xml, PlotLeft - 8, y + 4, v.ToString("0.##", CultureInfo.InvariantCulture), 11, "end", "#333");
         }
         Text(xml, (PlotLeft + PlotRight) / 2, bottom + 40, "latency (µs, log scale)", 12, "middle", "#222");
         xml.WriteStartElement("text");
@@ -167,7 +169,6 @@ internal static class LatencySvg
         double Y(double share) => CdfBottom - (CdfBottom - CdfTop) * share / 100;
         var points = new List<(double X, double Y)>();
         long seen = 0;
-        var lastX = double.NegativeInfinity;
         foreach (var bucket in histogram.Buckets())
         {
             if (points.Count == 0)
@@ -177,8 +178,8 @@ internal static class LatencySvg
             seen += bucket.Count;
             var x = axis.X(Math.Max(1, Math.Min(bucket.High, histogram.Max)));
             var y = Y(100.0 * seen / histogram.TotalCount);
-            // Points closer than half a pixel collapse into the later one.
-            if (x - lastX < 0.5 && points.Count > 1)
+            // One point per half-pixel column: the highest share reached within it.
+            if (points.Count > 1 && Math.Floor(x * 2) == Math.Floor(points[^1].X * 2))
             {
                 points[^1] = (x, y);
             }
@@ -186,7 +187,6 @@ internal static class LatencySvg
             {
                 points.Add((x, y));
             }
-            lastX = x;
         }
         xml.WriteStartElement("polyline");
         xml.WriteAttributeString("class", "cdf");
