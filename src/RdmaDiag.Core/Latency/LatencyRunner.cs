@@ -26,7 +26,6 @@ public static class LatencyRunner
         {
             Name = $"latency {mode.Name}",
             IsBackground = true,
-            Priority = ThreadPriority.Highest,
         };
         thread.Start();
         thread.Join();

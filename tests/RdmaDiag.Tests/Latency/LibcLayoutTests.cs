@@ -31,7 +31,6 @@ public unsafe class LibcLayoutTests
             #include <stddef.h>
             #include <time.h>
             #include <sched.h>
-            #include <poll.h>
             #include <sys/socket.h>
             #include <sys/time.h>
             #include <sys/ioctl.h>
@@ -53,7 +52,6 @@ public unsafe class LibcLayoutTests
         Size<Interop.Libc.Timespec>("struct timespec");
         Size<Interop.Libc.Timeval>("struct timeval");
         Size<Interop.Libc.CpuSet>("cpu_set_t");
-        Size<Interop.Libc.Pollfd>("struct pollfd");
         Size<Interop.Libc.Iovec>("struct iovec");
         Size<Interop.Libc.Msghdr>("struct msghdr");
         Interop.Libc.Msghdr m = default;
@@ -91,7 +89,6 @@ public unsafe class LibcLayoutTests
         Is("SOF_TIMESTAMPING_SOFTWARE", Interop.Libc.SOF_TIMESTAMPING_SOFTWARE);
         Is("SOF_TIMESTAMPING_RAW_HARDWARE", Interop.Libc.SOF_TIMESTAMPING_RAW_HARDWARE);
         Is("MSG_DONTWAIT", Interop.Libc.MSG_DONTWAIT);
-        Is("POLLIN", Interop.Libc.POLLIN);
         Is("SIOCETHTOOL", (long)Interop.Libc.SIOCETHTOOL);
         Is("SIOCGHWTSTAMP", (long)Interop.Libc.SIOCGHWTSTAMP);
         Is("ETHTOOL_GET_TS_INFO", Interop.Libc.ETHTOOL_GET_TS_INFO);

@@ -24,10 +24,6 @@ internal static partial class Interop
         internal const uint SOF_TIMESTAMPING_RAW_HARDWARE = 1 << 6;
 
         internal const int MSG_DONTWAIT = 0x40;
-        internal const int MSG_TRUNC = 0x20;
-        internal const int MSG_CTRUNC = 0x08;
-
-        internal const short POLLIN = 0x001;
 
         [StructLayout(LayoutKind.Sequential)]
         internal unsafe struct Iovec
@@ -65,14 +61,6 @@ internal static partial class Interop
             public long tv_usec;
         }
 
-        [StructLayout(LayoutKind.Sequential)]
-        internal struct Pollfd
-        {
-            public int fd;
-            public short events;
-            public short revents;
-        }
-
         [LibraryImport(LibraryName, SetLastError = true)]
         internal static unsafe partial int setsockopt(int sockfd, int level, int optname, void* optval, uint optlen);
 
@@ -81,8 +69,5 @@ internal static partial class Interop
 
         [LibraryImport(LibraryName, SetLastError = true)]
         internal static unsafe partial nint recvmsg(int sockfd, Msghdr* msg, int flags);
-
-        [LibraryImport(LibraryName, SetLastError = true)]
-        internal static unsafe partial int poll(Pollfd* fds, nuint nfds, int timeout);
     }
 }

@@ -14,10 +14,6 @@ internal static partial class Interop
 
         internal const int EINTR = 4;
         internal const int EAGAIN = 11;
-        internal const int EINVAL = 22;
-        internal const int EOPNOTSUPP = 95;
-        internal const int ENODEV = 19;
-        internal const int EPERM = 1;
 
         /// <summary>An exception for a failed libc call: the function, strerror text and the errno number.</summary>
         internal static IOException Error(string function, int errno) =>
