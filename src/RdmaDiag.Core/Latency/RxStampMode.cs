@@ -126,9 +126,14 @@ public sealed class RxStampMode : ILatencyMode
             var timeoutTicks = (long)(_settings.ReplyTimeout.TotalSeconds * Stopwatch.Frequency);
             var stream = transport == "tcp";
 
-            for (var i = 0; i < plan.Warmup; i++)
+            // The kernel switches receive stamping on through deferred work (net_enable_timestamp), late
+            // on a busy host: warm up until stamps flow, within a bound, so no measured echo misses one.
+            var warmupEnd = Stopwatch.GetTimestamp() + Stopwatch.Frequency * 3;
+            var stamped = false;
+            for (var i = 0; i < plan.Warmup || (!stamped && Stopwatch.GetTimestamp() < warmupEnd); i++)
             {
-                Once(receiver, stream, send, receive, timeoutTicks, out _, out _);
+                Once(receiver, stream, send, receive, timeoutTicks, out _, out var warm);
+                stamped |= !warm.IsEmpty;
             }
             var deadline = plan.DeadlineTicks(Stopwatch.GetTimestamp());
             for (long i = 0; i < plan.Iterations; i++)

@@ -29,7 +29,7 @@ public class LatencyCommandTests
     {
         var (code, output, error) = Run("latency", "tcp", "--sizes", "64,4096", "--iterations", "200", "--warmup", "20");
 
-        Assert.Equal(0, code);
+        Assert.True(code == 0, error);
         Assert.Equal("", error);
         Assert.Contains("overhead: Stopwatch read", output);
         Assert.Contains("p99.99", output);
@@ -40,9 +40,9 @@ public class LatencyCommandTests
     [Fact]
     public void Latency_RxStampJson_IsParsableWithNanosecondFields()
     {
-        var (code, output, _) = Run("latency", "rx-stamp", "--transport", "udp", "--iterations", "200", "--warmup", "20", "--json");
+        var (code, output, error) = Run("latency", "rx-stamp", "--transport", "udp", "--iterations", "200", "--warmup", "20", "--json");
 
-        Assert.Equal(0, code);
+        Assert.True(code == 0, error);
         using var json = JsonDocument.Parse(output);
         var root = json.RootElement;
         Assert.Equal("rx-stamp", root.GetProperty("mode").GetString());
@@ -50,7 +50,9 @@ public class LatencyCommandTests
         Assert.True(root.GetProperty("overhead").GetProperty("timer_ns").GetDouble() >= 0);
         var series = Assert.Single(root.GetProperty("series").EnumerateArray());
         Assert.Equal("udp sw", series.GetProperty("variant").GetString());
-        Assert.Equal(200, series.GetProperty("count").GetInt64());
+        // A datagram may be lost or unstamped on a loaded host; it is counted, never silently skipped.
+        Assert.Equal(200, series.GetProperty("count").GetInt64() + series.GetProperty("dropped").GetInt64());
+        Assert.InRange(series.GetProperty("count").GetInt64(), 190, 200);
         Assert.InRange(series.GetProperty("p50_ns").GetInt64(), 1, 10_000_000);
         Assert.True(series.GetProperty("p99_99_ns").GetInt64() >= series.GetProperty("p99_9_ns").GetInt64());
     }
@@ -62,9 +64,9 @@ public class LatencyCommandTests
         try
         {
             var path = Path.Combine(dir.FullName, "lat.svg");
-            var (code, output, _) = Run("latency", "rx-stamp", "--sizes", "64,4096", "--iterations", "200", "--warmup", "20", "--svg", path);
+            var (code, output, error) = Run("latency", "rx-stamp", "--sizes", "64,4096", "--iterations", "200", "--warmup", "20", "--svg", path);
 
-            Assert.Equal(0, code);
+            Assert.True(code == 0, error);
             Assert.Contains($"svg: {path}", output);
             Assert.False(File.Exists(path + ".tmp"));
             var svg = XDocument.Load(path);
