@@ -17,7 +17,7 @@ internal static class LatencySvg
     private const double PlotLeft = 80;
     private const double PlotRight = 700;
     private const double LegendLeft = 730;
-    private const double HistTop = 90;
+    private const double HistTop = 100;
     private const double HistBottom = 370;
     private const double CdfTop = 450;
     private const double CdfBottom = 730;
@@ -133,7 +133,7 @@ internal static class LatencySvg
         xml.WriteAttributeString("fill", "#222");
         xml.WriteString(yTitle);
         xml.WriteEndElement();
-        Text(xml, PlotLeft + 8, top + 16, name, 13, "start", "#444", "bold");
+        Text(xml, PlotLeft, top - 10, name, 13, "start", "#444", "bold");
         xml.WriteEndElement();
     }
 
