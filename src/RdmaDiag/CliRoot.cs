@@ -22,6 +22,7 @@ public static class CliRoot
         yield return new SelftestCommand();
         yield return new DevicesCommand();
         yield return new CaptureCommand();
+        yield return new LatencyCommand();
     }
 
     public static int Run(string[] args, TextWriter output, TextWriter error)
