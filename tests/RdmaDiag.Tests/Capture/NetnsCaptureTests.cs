@@ -21,6 +21,7 @@ public sealed class NetnsCaptureTests
     }
 
     [ToolFact("ip", "nft")]
+    [Trait("Tier", "netns")]
     public async Task FirewalledServer_DropGivesSynUnansweredAndRejectGivesIcmpFinding()
     {
         var id = Random.Shared.Next(0x1000, 0xFFFF).ToString("x");

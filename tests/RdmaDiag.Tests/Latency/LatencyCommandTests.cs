@@ -148,6 +148,7 @@ public class LatencyCommandTests
     }
 
     [RootNetnsFact]
+    [Trait("Tier", "netns")]
     public void Latency_TcpCliAcrossNetnsPair_ExitsZero()
     {
         using var pair = new NetnsPair();

@@ -180,6 +180,7 @@ public class SamplerTests
     }
 
     [RootNetnsFact]
+    [Trait("Tier", "netns")]
     public void TcpMode_AcrossNetnsPair_MeasuresOverVeth()
     {
         using var pair = new NetnsPair();
@@ -194,6 +195,7 @@ public class SamplerTests
     }
 
     [RootNetnsFact]
+    [Trait("Tier", "netns")]
     public void RxStamp_AcrossNetnsPair_StampsEchoesArrivingOverVeth()
     {
         using var pair = new NetnsPair();
