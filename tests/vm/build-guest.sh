@@ -49,7 +49,7 @@ libc-bin:/sbin/ldconfig binutils:/usr/bin/strip tshark:/usr/bin/tshark"
 # status so nothing installed on the host is assumed present in the guest.
 GUEST_PACKAGES="libibverbs1 librdmacm1 ibverbs-providers ibverbs-utils rdmacm-utils perftest
 iproute2 tcpdump nftables kmod dash bash coreutils util-linux mount procps grep sed mawk findutils
-iputils-ping libstdc++6 libgcc-s1 zlib1g libicu72 libssl3 libc-bin"
+iputils-ping netcat-openbsd libstdc++6 libgcc-s1 zlib1g libicu72 libssl3 libc-bin"
 
 # Modules the guest loads, plus whole directories whose modules are loaded on demand (nft expressions,
 # qdiscs for later loss/delay scenarios). Their dependency closure is added from modules.dep.
@@ -95,7 +95,7 @@ KVER=$(apt-cache show "linux-headers-$KV" | awk '/^Version:/{print $2; exit}')
 COMMON=$(apt-cache show "linux-headers-$KV" | sed -n 's/^Depends:.*\(linux-headers-[^ ,]*-common\).*/\1/p' | head -1)
 KBUILD=$(apt-cache show "linux-headers-$KV" | sed -n 's/^Depends:.*\(linux-kbuild-[0-9.]*\).*/\1/p' | head -1)
 SRCPKG="linux-source-${KBUILD#linux-kbuild-}"
-[ -n "$KVER" ] && [ -n "$COMMON" ] && [ -n "$KBUILD" ] || die "cannot resolve headers for $KV (version '$KVER', common '$COMMON', kbuild '$KBUILD')"
+{ [ -n "$KVER" ] && [ -n "$COMMON" ] && [ -n "$KBUILD" ]; } || die "cannot resolve headers for $KV (version '$KVER', common '$COMMON', kbuild '$KBUILD')"
 KERNEL_PKGS="linux-image-$KV linux-headers-$KV $COMMON=$KVER $KBUILD=$KVER $SRCPKG=$KVER"
 
 # shellcheck disable=SC2086
@@ -126,16 +126,16 @@ dl_before=$(du -sb "$DEBS" | cut -f1)
     for f in $KERNEL_LIST; do [ -f "$f" ] || need="$need $f"; done
     if [ -n "$need" ]; then
         # shellcheck disable=SC2086
-        apt-get download -qq $KERNEL_PKGS
+        apt-get download -qq -o APT::Sandbox::User=root $KERNEL_PKGS
     fi
 )
 for f in $KERNEL_LIST; do [ -f "$DEBS/kernel/$f" ] || die "download of $f failed"; done
 # shellcheck disable=SC2086
-apt-get install -qq -y --download-only "${APT_GUEST[@]}" -o "Dir::Cache::archives=$DEBS/guest" \
+apt-get install -qq -y --download-only -o APT::Sandbox::User=root "${APT_GUEST[@]}" -o "Dir::Cache::archives=$DEBS/guest" \
     -o Debug::NoLocking=1 $GUEST_PACKAGES >/dev/null
 GUEST_DEBS=$(echo "$GUEST_LIST" | while read -r name ver; do
     # apt names the file NAME_VERSION_ARCH.deb with ':' in the version written as %3a.
-    f=$(ls "$DEBS/guest/${name}_${ver//:/%3a}_"*.deb 2>/dev/null | head -1)
+    f=$(find "$DEBS/guest" -maxdepth 1 -name "${name}_${ver//:/%3a}_*.deb" | head -1)
     [ -n "$f" ] || { echo "MISSING:$name=$ver"; continue; }
     echo "$f"
 done)
@@ -143,7 +143,10 @@ if echo "$GUEST_DEBS" | grep -q '^MISSING:'; then
     die "guest packages not downloaded: $(echo "$GUEST_DEBS" | grep '^MISSING:' | tr '\n' ' ')"
 fi
 dl_after=$(du -sb "$DEBS" | cut -f1)
-log "downloads: $(( (dl_after - dl_before) / 1048576 )) MiB new, kernel debs $(du -cb $(printf "$DEBS/kernel/%s " $KERNEL_LIST) | tail -1 | awk '{printf "%d", $1/1048576}') MiB, guest debs $(du -cb $GUEST_DEBS | tail -1 | awk '{printf "%d", $1/1048576}') MiB ($(echo "$GUEST_DEBS" | wc -l) packages)"
+mib() { awk '{ s += $1 } END { printf "%d", s / 1048576 }'; }
+log "downloads: $(( (dl_after - dl_before) / 1048576 )) MiB new;" \
+    "kernel debs $(for f in $KERNEL_LIST; do stat -c %s "$DEBS/kernel/$f"; done | mib) MiB," \
+    "guest debs $(for f in $GUEST_DEBS; do stat -c %s "$f"; done | mib) MiB ($(echo "$GUEST_DEBS" | wc -l) packages)"
 
 kdeb() { echo "$DEBS/kernel/$(echo "$KERNEL_LIST" | grep "^$1_")"; }
 
@@ -203,6 +206,7 @@ done
 ln -sfn dash "$ROOT/usr/bin/sh"
 ln -sfn mawk "$ROOT/usr/bin/awk"
 [ ! -e "$ROOT/usr/bin/which.debianutils" ] || ln -sfn which.debianutils "$ROOT/usr/bin/which"
+[ ! -e "$ROOT/usr/bin/nc.openbsd" ] || ln -sfn nc.openbsd "$ROOT/usr/bin/nc"
 for f in "$ROOT"/usr/bin/*.procps; do [ ! -e "$f" ] || ln -sfn "$(basename "$f")" "${f%.procps}"; done
 rm -rf "$ROOT"/usr/share/{doc,man,info,locale,lintian,bash-completion,bug} "$ROOT"/usr/share/perl* \
     "$ROOT"/usr/lib/x86_64-linux-gnu/perl* "$ROOT"/usr/bin/perl*
@@ -221,7 +225,7 @@ for m in $MODULES; do
     grep -q "/${m}.ko" "$WORK/modules.list" || die "module $m not found in linux-image-$KV"
 done
 mkdir -p "$ROOT/$KMOD"
-(cd "$KROOT/$KMOD" && cp --parents $(cat "$WORK/modules.list") modules.order modules.builtin modules.builtin.modinfo "$ROOT/$KMOD/")
+(cd "$KROOT/$KMOD" && xargs -a "$WORK/modules.list" cp --parents -t "$ROOT/$KMOD/" modules.order modules.builtin modules.builtin.modinfo)
 mkdir -p "$ROOT/$KMOD/extra" "$ROOT/lib/siw/default" "$ROOT/lib/siw/crc"
 cp "$WORK/siw-default/siw.ko" "$ROOT/$KMOD/extra/siw.ko"
 for variant in default crc; do cp "$WORK/siw-$variant/siw.ko" "$ROOT/lib/siw/$variant/siw.ko"; done

@@ -9,13 +9,14 @@ set -uo pipefail
 
 usage() {
     cat <<'EOF'
-usage: run-guest.sh --scenario FILE [--siw default|crc] [--timeout S] [--out DIR]
-                    [--build DIR] [--share HOSTDIR:TAG[:rw] ...] [--cache DIR] [--verbose]
+usage: run-guest.sh --scenario FILE [--siw default|crc] [--timeout S] [--boot-allowance S]
+                    [--out DIR] [--build DIR] [--share HOSTDIR:TAG[:rw] ...] [--cache DIR] [--verbose]
   --scenario FILE   shell file defining guest() (run in the guest) and optionally check() (run on the
-                    host in OUT afterwards); header lines "# vm-siw: crc" and "# vm-timeout: S" set defaults
+                    host in OUT afterwards); header lines "# vm-siw: crc", "# vm-timeout: S" and
+                    "# vm-boot-allowance: S" set defaults
   --siw VARIANT     siw.ko to load: default (no MPA CRC) or crc (mpa_crc_required = true)
-  --timeout S       the scenario's time limit inside the guest (default 120); the guest as a whole
-                    gets S + 60 s before qemu is killed
+  --timeout S       the scenario's time limit inside the guest (default 120)
+  --boot-allowance S  the guest as a whole gets timeout + S (default 60) before qemu is killed
   --out DIR         results directory (created; must be empty or an earlier run's --out)
   --build DIR       the repository's build output, read-only at /opt/rdmadiag in the guest
   --share H:T[:rw]  extra host directory H at /mnt/T in the guest (read-only unless :rw)
@@ -29,19 +30,21 @@ CACHE=/var/cache/rdmadiag-vm
 SCENARIO=""
 SIW=""
 TIMEOUT=""
+ALLOWANCE=""
 OUT=""
 BUILD=""
 VERBOSE=0
 SHARES=()
 while [ $# -gt 0 ]; do
     case "$1" in
-        --scenario|--siw|--timeout|--out|--build|--share|--cache)
+        --scenario|--siw|--timeout|--boot-allowance|--out|--build|--share|--cache)
             [ $# -ge 2 ] || { echo "run-guest: $1 needs a value" >&2; usage >&2; exit 2; } ;;
     esac
     case "$1" in
         --scenario) SCENARIO=$2; shift 2 ;;
         --siw) SIW=$2; shift 2 ;;
         --timeout) TIMEOUT=$2; shift 2 ;;
+        --boot-allowance) ALLOWANCE=$2; shift 2 ;;
         --out) OUT=$2; shift 2 ;;
         --build) BUILD=$2; shift 2 ;;
         --share) SHARES+=("$2"); shift 2 ;;
@@ -61,8 +64,11 @@ header() { sed -n "s/^# vm-$1: *\([^ ]*\).*/\1/p" "$SCENARIO" | head -1; }
 [ -n "$SIW" ] || SIW=default
 [ -n "$TIMEOUT" ] || TIMEOUT=$(header timeout)
 [ -n "$TIMEOUT" ] || TIMEOUT=120
+[ -n "$ALLOWANCE" ] || ALLOWANCE=$(header boot-allowance)
+[ -n "$ALLOWANCE" ] || ALLOWANCE=60
 case "$SIW" in default|crc) ;; *) usage_error "--siw is '$SIW'; expected default or crc" ;; esac
 [[ "$TIMEOUT" =~ ^[1-9][0-9]*$ ]] || usage_error "--timeout is '$TIMEOUT'; expected a whole number of seconds"
+[[ "$ALLOWANCE" =~ ^[1-9][0-9]*$ ]] || usage_error "--boot-allowance is '$ALLOWANCE'; expected a whole number of seconds"
 [ -z "$BUILD" ] || [ -d "$BUILD" ] || usage_error "--build '$BUILD' is not a directory"
 
 GUEST=$CACHE/current
@@ -95,13 +101,14 @@ verdict() {
     exit "$code"
 }
 
-[ -f "$GUEST/vmlinuz" ] && [ -f "$GUEST/initramfs.cpio.zst" ] \
+{ [ -f "$GUEST/vmlinuz" ] && [ -f "$GUEST/initramfs.cpio.zst" ]; } \
     || verdict 5 "no guest in $GUEST: run tests/vm/build-guest.sh${CACHE:+ --cache $CACHE} first"
 command -v qemu-system-x86_64 >/dev/null || verdict 5 "qemu-system-x86_64 is not installed (build-guest.sh installs qemu-system-x86)"
 
 STAGE=$(mktemp -d /tmp/rdmadiag-vm-stage.XXXXXX)
 QEMU_PID=""
 TAIL_PID=""
+# shellcheck disable=SC2317 # called by the EXIT trap
 cleanup() {
     # timeout(1) passes TERM on to qemu.
     [ -z "$QEMU_PID" ] || kill -TERM "$QEMU_PID" 2>/dev/null
@@ -145,10 +152,10 @@ for spec in "${SHARES[@]}"; do
     share "$(readlink -f "$host")" "$tag" "/mnt/$tag" "$mode"
 done
 
-HOST_TIMEOUT=$((TIMEOUT + 60))
+HOST_TIMEOUT=$((TIMEOUT + ALLOWANCE))
 APPEND="console=ttyS0 quiet oops=panic panic=-1 hung_task_panic=1 rdmadiag.siw=$SIW rdmadiag.timeout=$TIMEOUT rdmadiag.mounts=$MOUNTS"
 : > "$OUT/console.log"
-echo "run-guest: booting $(cat "$GUEST/kernel-version" 2>/dev/null) with siw=$SIW for $(basename "$SCENARIO") (limit ${TIMEOUT}s + 60s boot), out: $OUT" >&2
+echo "run-guest: booting $(cat "$GUEST/kernel-version" 2>/dev/null) with siw=$SIW for $(basename "$SCENARIO") (limit ${TIMEOUT}s + ${ALLOWANCE}s boot), out: $OUT" >&2
 timeout -k 5 "$HOST_TIMEOUT" qemu-system-x86_64 -accel tcg -smp 2 -m 2048 -no-reboot \
     -nodefaults -no-user-config -display none -serial "file:$OUT/console.log" \
     -kernel "$GUEST/vmlinuz" -initrd "$GUEST/initramfs.cpio.zst" -append "$APPEND" \
@@ -184,6 +191,7 @@ if [ ! -f "$OUT/exit-status" ]; then
         first=$(grep -m1 "BUG:\|Oops\|general protection fault\|Kernel panic" "$OUT/console.log" | tr -d '\r')
         panic=$(grep -m1 "Kernel panic" "$OUT/console.log" | tr -d '\r')
         show_tail
+        [ "$panic" != "$first" ] || panic=""
         verdict 3 "guest kernel crashed: ${first}${panic:+ / $panic} (see $OUT/console.log)"
     fi
     if [ "$QEMU_STATUS" = 124 ] || [ "$QEMU_STATUS" = 137 ]; then
@@ -212,6 +220,7 @@ fi
 
 if grep -q '^check *()' "$SCENARIO"; then
     # The host-side check reads the captures with tshark; it runs in OUT like the guest part did.
+    # shellcheck disable=SC1090,SC1091 # the scenario is an argument
     (set +u; cd "$OUT" && . "$HERE/guest/addresses.sh" && . "$HERE/lib/host.sh" && . "$SCENARIO" && check) \
         > "$OUT/check.txt" 2>&1
     CHECK=$?

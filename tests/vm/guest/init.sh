@@ -29,6 +29,7 @@ fatal() {
 }
 
 param() {
+    # shellcheck disable=SC2013 # the command line is words
     for word in $(cat /proc/cmdline); do
         case "$word" in rdmadiag."$1"=*) echo "${word#*=}"; return 0 ;; esac
     done
@@ -63,7 +64,7 @@ for spec in $MOUNTS; do
     mount -t 9p -o "$opts" "$tag" "$dir" || fatal "cannot mount 9p share '$tag' at $dir"
 done
 IFS=$old_ifs
-[ -d /results ] && [ -f /scenario/scenario.sh ] || fatal "the results and scenario shares are missing"
+{ [ -d /results ] && [ -f /scenario/scenario.sh ]; } || fatal "the results and scenario shares are missing"
 
 if [ -x /usr/share/dotnet/dotnet ]; then
     ln -sf /usr/share/dotnet/dotnet /usr/bin/dotnet
@@ -77,7 +78,7 @@ echo 60 > /proc/sys/kernel/hung_task_timeout_secs
 echo 1 > /proc/sys/kernel/hung_task_panic
 
 KV=$(uname -r)
-[ -f "/lib/siw/$SIW/siw.ko" ] || fatal "unknown siw variant '$SIW' (have: $(ls /lib/siw | tr '\n' ' '))"
+[ -f "/lib/siw/$SIW/siw.ko" ] || fatal "unknown siw variant '$SIW' (have: $(cd /lib/siw && echo *))"
 # modules.dep names extra/siw.ko; the chosen variant takes its place so modprobe resolves ib_core etc.
 cp "/lib/siw/$SIW/siw.ko" "/lib/modules/$KV/extra/siw.ko"
 modprobe -a ib_core ib_uverbs iw_cm rdma_cm rdma_ucm configfs crc32c_generic || fatal "cannot load the RDMA core modules"
@@ -97,7 +98,7 @@ modprobe veth
 } > /results/guest-info.txt
 
 say "scenario start (siw=$SIW, timeout=${TIMEOUT}s)"
-cd /results
+cd /results || fatal "cannot enter /results"
 # timeout puts the scenario in its own process group, so background tcpdump/rping die with it.
 timeout -k 5 "$TIMEOUT" /bin/sh -c '. /vm/guest/lib.sh && . /scenario/scenario.sh && guest' \
     > /results/stdout.txt 2> /results/stderr.txt

@@ -1,3 +1,4 @@
+# shellcheck shell=dash
 # Guest-side helpers, sourced (dash) before a scenario's guest() runs. The working directory is
 # /results, the read-write share that comes back to the host as run-guest.sh's --out. Helpers keep
 # their variables local (dash has "local"), so a scenario's own names are never clobbered.
@@ -20,6 +21,7 @@
 #   now_s                             monotonic seconds with centiseconds, from /proc/uptime
 
 RESULTS=/results
+# shellcheck source=SCRIPTDIR/addresses.sh
 . /vm/guest/addresses.sh
 
 fail() {

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Host-side helpers for a scenario's check(), sourced by run-guest.sh in the scenario's --out directory
 # after the guest part passed. Every capture is read with tshark exactly as a person would:
 #   tshark -r F -O iwarp_mpa,iwarp_ddp_rdmap --disable-protocol rpcordma

@@ -19,6 +19,7 @@ run_case() {
     rule=$2
     expect=$3
     if [ "$rule" != - ]; then
+        # shellcheck disable=SC2086 # the rule is nft's words
         in_ns A nft add rule ip fw input $rule || fail "$name: nft rejected the rule '$rule'"
     fi
     capture_start "firewall-$name" vA A

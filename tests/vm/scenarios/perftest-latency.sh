@@ -41,6 +41,7 @@ guest() {
         done
         [ -n "$row" ] || fail "$tool printed no finite 64-byte result in 2 runs: $(tail -n 3 "$tool.txt" | tr '\n' ' ')"
         # Columns: #bytes #iterations t_min t_max t_typical t_avg t_stdev 99% 99.9%
+        # shellcheck disable=SC2086 # split the row into its columns
         set -- $row
         record "$tool.side" "$side"
         record "$tool.min_us" "$3"

@@ -17,7 +17,7 @@ guest() {
     capture_stop rping-terminate
     record rping_terminate.client_exit "$client_status"
     record rping_terminate.server_exit "$server_status"
-    [ "$client_status" != 124 ] && [ "$server_status" != 124 ] \
+    { [ "$client_status" != 124 ] && [ "$server_status" != 124 ]; } \
         || fail "rping hung after the Terminate (client $client_status, server $server_status)"
     grep -q 'cq completion failed' rping-server.txt \
         || fail "the rping server did not see its Read fail: $(tr '\n' ' ' < rping-server.txt)"
