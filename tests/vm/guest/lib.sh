@@ -6,7 +6,7 @@
 #   fail MSG                          print "FAIL: MSG" to stderr and end the scenario (exit 1)
 #   record KEY VALUE                  append KEY=VALUE to /results/results.txt (numbers for the report)
 #   with_timeout SECS CMD...          run CMD, killed after SECS (exit 124); rping hangs after errors
-#   in_ns NS CMD...                   run CMD in network namespace NS
+#   in_ns NS CMD...                   run CMD in network namespace NS ("" for the initial one)
 #   siw_on_dummy                      dummy0 10.9.9.1/24 with siw0 on it (siw on lo does not work on 6.1);
 #                                     its traffic flows over lo
 #   netns_pair                        namespaces A (vA 10.9.8.1) and B (vB 10.9.8.2) joined by veth,
@@ -43,7 +43,11 @@ with_timeout() {
 in_ns() {
     local ns=$1
     shift
-    ip netns exec "$ns" "$@"
+    if [ -n "$ns" ]; then
+        ip netns exec "$ns" "$@"
+    else
+        "$@"
+    fi
 }
 
 now_s() {
@@ -97,11 +101,7 @@ wait_listen() {
     local port=$1 ns=${2:-} secs=${3:-10} t0 out
     t0=$(now_s)
     while :; do
-        if [ -n "$ns" ]; then
-            out=$(in_ns "$ns" ss -Hltn "sport = :$port")
-        else
-            out=$(ss -Hltn "sport = :$port")
-        fi
+        out=$(in_ns "$ns" ss -Hltn "sport = :$port")
         [ -z "$out" ] || return 0
         [ "$(awk -v e="$(elapsed_since "$t0")" -v s="$secs" 'BEGIN { print (e >= s) }')" = 0 ] \
             || fail "nothing listens on TCP port $port${ns:+ in netns $ns} after ${secs}s"
@@ -110,7 +110,9 @@ wait_listen() {
 }
 
 # tcpdump writes to tmpfs: per-packet writes to the 9p share are slow enough under TCG that tcpdump
-# falls behind and loses what is still queued when it is stopped.
+# falls behind and loses what is still queued when it is stopped. Its ring holds buffer / snaplen
+# frames: the default 2 MiB at lo's 64 KiB frames is 31 packets, which a starved tcpdump overran
+# on a loaded host, so the buffer is 64 MiB.
 wait_output() {
     local file=$1 secs=$2 t0
     t0=$(now_s)
@@ -128,11 +130,13 @@ capture_start() {
         shift
     fi
     rm -f "/tmp/$name.pcap"
+    # Not via in_ns: a backgrounded function is a subshell, and $! must be tcpdump itself so that
+    # capture_stop's SIGINT makes it flush and exit.
     if [ -n "$ns" ]; then
-        ip netns exec "$ns" tcpdump -i "$iface" --immediate-mode -U -n -s 0 -w "/tmp/$name.pcap" "$@" \
+        ip netns exec "$ns" tcpdump -i "$iface" --immediate-mode -U -n -s 0 -B 65536 -w "/tmp/$name.pcap" "$@" \
             2> "$RESULTS/$name.tcpdump.txt" &
     else
-        tcpdump -i "$iface" --immediate-mode -U -n -s 0 -w "/tmp/$name.pcap" "$@" \
+        tcpdump -i "$iface" --immediate-mode -U -n -s 0 -B 65536 -w "/tmp/$name.pcap" "$@" \
             2> "$RESULTS/$name.tcpdump.txt" &
     fi
     echo $! > "/tmp/capture.$name.pid"
@@ -146,7 +150,7 @@ capture_start() {
 }
 
 capture_stop() {
-    local name=$1 pid last=-1 size i=0
+    local name=$1 pid last=-1 size i=0 dropped
     pid=$(cat "/tmp/capture.$name.pid")
     # Let tcpdump drain what the kernel has queued: stop once the file has not grown for 0.4 s.
     while [ "$i" -lt 50 ]; do
@@ -161,6 +165,22 @@ capture_stop() {
     rm -f "/tmp/capture.$name.pid"
     cp "/tmp/$name.pcap" "$RESULTS/$name.pcap" || fail "capture $name: no pcap written"
     grep "packets captured\|dropped by kernel" "$RESULTS/$name.tcpdump.txt" | sed "s/^/capture $name: /"
+    dropped=$(sed -n 's/^\([0-9]*\) packets\{0,1\} dropped by kernel$/\1/p' "$RESULTS/$name.tcpdump.txt")
+    [ "${dropped:-0}" = 0 ] || fail "capture $name is incomplete: tcpdump lost $dropped packets (host too loaded?)"
+}
+
+# rping_verified NAME SERVER_NS CLIENT_NS ADDR COUNT: rping -s on ADDR:7174 in SERVER_NS and rping -c
+# in CLIENT_NS ("" for the initial namespace), COUNT iterations with -v -V; output in
+# NAME-server.txt and NAME-client.txt. Fails unless both exit 0 and every iteration was verified.
+rping_verified() {
+    local name=$1 sns=$2 cns=$3 addr=$4 count=$5 server
+    in_ns "$sns" timeout -k 2 60 rping -s -a "$addr" -p 7174 -C "$count" -v -V > "$name-server.txt" 2>&1 &
+    server=$!
+    wait_listen 7174 "$sns"
+    in_ns "$cns" timeout -k 2 30 rping -c -a "$addr" -p 7174 -C "$count" -v -V > "$name-client.txt" 2>&1 \
+        || fail "rping client${cns:+ in $cns} exited $?: $(tail -n 3 "$name-client.txt" | tr '\n' ' ')"
+    wait "$server" || fail "rping server${sns:+ in $sns} exited $?: $(tail -n 3 "$name-server.txt" | tr '\n' ' ')"
+    expect_rping_iterations "$count" "$name-client.txt" "$name-server.txt"
 }
 
 # rping -v prints each iteration's payload; -V makes the client compare what it read back.

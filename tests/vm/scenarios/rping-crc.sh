@@ -6,14 +6,8 @@
 guest() {
     netns_pair
     capture_start rping-crc vA A
-    with_timeout 60 ip netns exec A rping -s -a "$NS_A_IP" -p 7174 -C 5 -v -V > rping-server.txt 2>&1 &
-    server=$!
-    wait_listen 7174 A
-    with_timeout 30 ip netns exec B rping -c -a "$NS_A_IP" -p 7174 -C 5 -v -V > rping-client.txt 2>&1 \
-        || fail "rping client in B exited $?: $(tail -3 rping-client.txt | tr '\n' ' ')"
-    wait "$server" || fail "rping server in A exited $?: $(tail -3 rping-server.txt | tr '\n' ' ')"
+    rping_verified rping A B "$NS_A_IP" 5
     capture_stop rping-crc
-    expect_rping_iterations 5 rping-client.txt rping-server.txt
 }
 
 check() {
