@@ -70,6 +70,13 @@ case "$SIW" in default|crc) ;; *) usage_error "--siw is '$SIW'; expected default
 [[ "$TIMEOUT" =~ ^[1-9][0-9]*$ ]] || usage_error "--timeout is '$TIMEOUT'; expected a whole number of seconds"
 [[ "$ALLOWANCE" =~ ^[1-9][0-9]*$ ]] || usage_error "--boot-allowance is '$ALLOWANCE'; expected a whole number of seconds"
 [ -z "$BUILD" ] || [ -d "$BUILD" ] || usage_error "--build '$BUILD' is not a directory"
+for spec in "${SHARES[@]}"; do
+    IFS=: read -r host tag mode <<<"$spec"
+    [ -d "$host" ] || usage_error "--share '$spec': '$host' is not a directory"
+    [[ "$tag" =~ ^[A-Za-z0-9_]+$ ]] || usage_error "--share '$spec': tag '$tag' must be letters, digits or _"
+    case "${mode:-ro}" in ro|rw) ;; *) usage_error "--share '$spec': mode '$mode' must be ro or rw" ;; esac
+    case "$tag" in vmlib|scenario|results|dotnet|build) usage_error "--share '$spec': tag '$tag' is reserved" ;; esac
+done
 
 GUEST=$CACHE/current
 T0=$EPOCHREALTIME
@@ -140,16 +147,9 @@ if [ -n "$DOTNET_DIR" ] && [ -d "$DOTNET_DIR/shared/Microsoft.NETCore.App" ]; th
     share "$DOTNET_DIR" dotnet /usr/share/dotnet ro
 fi
 [ -z "$BUILD" ] || share "$(readlink -f "$BUILD")" build /opt/rdmadiag ro
-n=0
 for spec in "${SHARES[@]}"; do
-    n=$((n + 1))
     IFS=: read -r host tag mode <<<"$spec"
-    mode=${mode:-ro}
-    [ -d "$host" ] || usage_error "--share '$spec': '$host' is not a directory"
-    [[ "$tag" =~ ^[A-Za-z0-9_]+$ ]] || usage_error "--share '$spec': tag '$tag' must be letters, digits or _"
-    case "$mode" in ro|rw) ;; *) usage_error "--share '$spec': mode '$mode' must be ro or rw" ;; esac
-    case "$tag" in vmlib|scenario|results|dotnet|build) usage_error "--share '$spec': tag '$tag' is reserved" ;; esac
-    share "$(readlink -f "$host")" "$tag" "/mnt/$tag" "$mode"
+    share "$(readlink -f "$host")" "$tag" "/mnt/$tag" "${mode:-ro}"
 done
 
 HOST_TIMEOUT=$((TIMEOUT + ALLOWANCE))
