@@ -191,4 +191,57 @@ public sealed record IwarpSetupOptions
     }
 
     public static string FormatCrc(CrcPolicy policy) => policy.ToString().ToLowerInvariant();
+
+    /// <summary>
+    /// Builds and validates setup options from the option values <c>serve --soft</c> and <c>check --soft</c>
+    /// share (null: the default). Throws <see cref="UserInputException"/> naming the option.
+    /// </summary>
+    public static IwarpSetupOptions FromCommandLine(int? mpaRevision = null, string? crc = null, bool markers = false, bool refuseMarkers = false,
+        string? p2p = null, int? ird = null, int? ord = null, bool strictIrdOrd = false, int? privateDataLimit = null,
+        double? handshakeTimeoutSeconds = null, double? connectTimeoutSeconds = null)
+    {
+        static ushort Depth(string name, int value) => value is >= 0 and <= MpaV2Block.MaxValue
+            ? (ushort)value
+            : throw new UserInputException($"{name} {value} is out of range; expected 0 to {MpaV2Block.MaxValue} (0x3FFF: no negotiation)");
+        static TimeSpan Seconds(string name, double value) => value > 0 && value <= 3600
+            ? TimeSpan.FromSeconds(value)
+            : throw new UserInputException($"{name} {value} is out of range; expected more than 0 and at most 3600 seconds");
+
+        if (mpaRevision is { } rev && rev is not (1 or 2))
+        {
+            throw new UserInputException(
+                $"--mpa-rev {rev} is not supported; expected 1 (RFC 5044) or 2 (RFC 6581){(rev == 0 ? "; Rev 0 is the pre-IETF RDMAC variant" : "")}");
+        }
+        if (privateDataLimit is { } limit && limit is not (256 or 512))
+        {
+            throw new UserInputException($"--pd-limit {limit} is not a known limit; expected 256 (Linux RDMA_MAX_PRIVATE_DATA) or 512 (RFC 5044)");
+        }
+        var options = new IwarpSetupOptions
+        {
+            MpaRevision = (byte)(mpaRevision ?? 2),
+            Crc = crc is null ? CrcPolicy.Off : ParseCrc(crc),
+            RequestMarkers = markers,
+            AcceptPeerMarkers = !refuseMarkers,
+            PeerToPeer = p2p is null ? RtrTypes.None : ParseRtr(p2p),
+            Ird = ird is { } i ? Depth("--ird", i) : Default.Ird,
+            Ord = ord is { } o ? Depth("--ord", o) : Default.Ord,
+            RelaxedIrdOrd = !strictIrdOrd,
+            PrivateDataLimit = privateDataLimit == 512 ? MpaLimits.Rfc : MpaLimits.Linux,
+            HandshakeTimeout = handshakeTimeoutSeconds is { } h ? Seconds("--handshake-timeout", h) : null,
+            ConnectTimeout = connectTimeoutSeconds is { } c ? Seconds("--connect-timeout", c) : Default.ConnectTimeout,
+        };
+        options.Validate();
+        return options;
+    }
+
+    /// <summary>Checks a TCP port option: 1 to 65535, or 0 where <paramref name="allowAny"/> (bind to any free port).</summary>
+    public static int CheckPort(int port, bool allowAny = false) => port is >= 1 and <= 65535 || (allowAny && port == 0)
+        ? port
+        : throw new UserInputException($"--port {port} is out of range; expected {(allowAny ? 0 : 1)} to 65535{(allowAny ? " (0: any free port)" : "")}");
+
+    /// <summary>One line describing what this endpoint offers, for logs and reports.</summary>
+    public override string ToString() =>
+        $"MPA rev {MpaRevision}, crc {FormatCrc(Crc)}, markers {(RequestMarkers ? "requested" : "not requested")}{(AcceptPeerMarkers ? "" : ", peer markers refused")}, "
+        + $"p2p {(PeerToPeer == RtrTypes.None ? "off" : MpaNegotiation.Describe(PeerToPeer))}, ird {Ird}, ord {Ord}{(RelaxedIrdOrd ? "" : " (strict)")}, "
+        + $"pd limit {PrivateDataLimit.MaxPrivateDataLength}";
 }
