@@ -23,6 +23,7 @@ public static class CliRoot
         yield return new DevicesCommand();
         yield return new CaptureCommand();
         yield return new LatencyCommand();
+        yield return new ServeCommand();
     }
 
     public static int Run(string[] args, TextWriter output, TextWriter error)
