@@ -25,6 +25,7 @@ public static class CliRoot
         yield return new LatencyCommand();
         yield return new ServeCommand();
         yield return new DecodeCommand();
+        yield return new CheckCommand();
     }
 
     public static int Run(string[] args, TextWriter output, TextWriter error)
