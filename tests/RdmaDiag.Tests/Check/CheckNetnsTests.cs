@@ -1,0 +1,445 @@
+using RdmaDiag.Diagnostics.Check;
+using RdmaDiag.Endpoint;
+using RdmaDiag.Tests.Netns;
+using Xunit.Abstractions;
+using static RdmaDiag.Tests.CheckVerb.CheckMatrix;
+
+namespace RdmaDiag.Tests.CheckVerb;
+
+/// <summary>
+/// The failure matrix of `rdmadiag check`: client, router and server namespaces, nftables rules, and as the
+/// server `serve --soft` (in process), plain TCP servers, or scripted MPA responders. One test per cause id;
+/// each asserts the cause and the evidence that names it. Every case's cause and time to verdict are written
+/// to the test output (and to $RDMADIAG_CHECK_MATRIX when set).
+/// </summary>
+[Trait("Tier", "netns")]
+public sealed class CheckNetnsTests(ITestOutputHelper output)
+{
+    private const string Filter = "table inet rdcheck { chain input { type filter hook input priority 0; policy accept; %RULE%; }; }";
+
+    private static string Input(string rule) => Filter.Replace("%RULE%", rule, StringComparison.Ordinal);
+
+    private static string Chain(string hook, string rule) =>
+        $"table inet rdcheck {{ chain {hook} {{ type filter hook {hook} priority 0; policy accept; {rule}; }}; }}";
+
+    [NetLabFact]
+    public void Ok_ServeSoftAcrossRouter_VerifiesSendWriteReadUpTo1MiB()
+    {
+        using var lab = NetLab.Create();
+        using var serve = ServePeer.Start(lab.Server);
+
+        CheckReport report = Run(lab, output, "ok");
+
+        Assert.Equal(CheckCauses.Ok, report.Cause);
+        Assert.All(report.Stages, s => Assert.Equal(StageStatus.Ok, s.Status));
+        Assert.Equal(12, report.Operations.Count(o => o.Verified));
+        Assert.Equal(1 << 20, report.Operations.Max(o => o.Size));
+        Assert.NotNull(report.Parameters);
+        Assert.Contains("via 192.0.2.1 dev eth0 src 192.0.2.2 mtu 1500", Evidence(report));
+        Assert.NotNull(report.Capture);
+        Assert.DoesNotContain(report.Findings, f => f.Severity == Diagnostics.Findings.FindingSeverity.Error);
+        Assert.True(report.Elapsed < TimeSpan.FromSeconds(10), $"took {report.Elapsed}");
+    }
+
+    [NetLabFact]
+    public void NoRoute_ClientWithoutDefaultRoute_StopsAtRouteStage()
+    {
+        using var lab = NetLab.Create();
+        lab.Client.Exec("ip", "route", "del", "default");
+
+        CheckReport report = Run(lab, output, "no route");
+
+        Assert.Equal(CheckCauses.NoRoute, report.Cause);
+        Assert.Equal(StageStatus.Failed, report.Stage(StageNames.Route).Status);
+        Assert.Equal(StageStatus.Skipped, report.Stage(StageNames.TcpConnect).Status);
+        Assert.Contains("no route to this network", Evidence(report));
+        Assert.Contains("errno 101", report.Verdict.Sentence);
+    }
+
+    [NetLabFact]
+    public void TcpFiltered_ServerDropsSyn_SilencePointsAtServerOrPath()
+    {
+        using var lab = NetLab.Create();
+        lab.Server.Nft(Input("tcp dport 7174 drop"));
+        using var serve = ServePeer.Start(lab.Server);
+
+        CheckReport report = Run(lab, output, "nft drop (server)");
+
+        Assert.Equal(CheckCauses.TcpFiltered, report.Cause);
+        Assert.Equal(FirewallSide.Remote, report.Verdict.Side);
+        Assert.Contains(report.Findings, f => f.RuleId == "tcp-syn-unanswered");
+        Assert.Matches("[2-9] SYNs to 198.51.100.2:7174 left this host", report.Verdict.Sentence);
+        Assert.Equal(5000, report.Stage(StageNames.TcpConnect).Timeout.TotalMilliseconds);
+        Assert.True(report.Elapsed < TimeSpan.FromSeconds(8), $"took {report.Elapsed}");
+    }
+
+    [NetLabFact]
+    public void TcpFiltered_ClientDropsSynAck_PointsAtThisHost()
+    {
+        using var lab = NetLab.Create();
+        lab.Client.Nft(Input("tcp sport 7174 drop"));
+        using var serve = ServePeer.Start(lab.Server);
+
+        CheckReport report = Run(lab, output, "nft drop (client input)");
+
+        Assert.Equal(CheckCauses.TcpFiltered, report.Cause);
+        Assert.Equal(FirewallSide.Local, report.Verdict.Side);
+        Assert.Contains("SYN-ACK reached this host's interface", report.Verdict.Sentence);
+    }
+
+    [NetLabFact]
+    public void TcpRefused_ServerRejectsWithTcpReset()
+    {
+        using var lab = NetLab.Create();
+        lab.Server.Nft(Input("tcp dport 7174 reject with tcp reset"));
+        using var serve = ServePeer.Start(lab.Server);
+
+        CheckReport report = Run(lab, output, "nft reject tcp reset (server)");
+
+        Assert.Equal(CheckCauses.TcpRefused, report.Cause);
+        Assert.Equal(FirewallSide.Server, report.Verdict.Side);
+        Assert.Contains(report.Findings, f => f.RuleId == "tcp-syn-rst");
+        Assert.Contains("answered the connection request (SYN) with a reset", report.Verdict.Sentence);
+    }
+
+    [NetLabFact]
+    public void TcpRefused_RouterRejectsWithTcpReset_TtlPointsAtThePath()
+    {
+        using var lab = NetLab.Create();
+        lab.Router!.Nft(Chain("forward", "tcp dport 7174 reject with tcp reset"));
+        using var serve = ServePeer.Start(lab.Server);
+
+        CheckReport report = Run(lab, output, "nft reject tcp reset (router)");
+
+        Assert.Equal(CheckCauses.TcpRefused, report.Cause);
+        Assert.Equal(FirewallSide.Path, report.Verdict.Side);
+        Assert.Contains("TTL 64, zero hops away", report.Verdict.Sentence);
+    }
+
+    [NetLabFact]
+    public void TcpRefused_NoListener()
+    {
+        using var lab = NetLab.Create();
+
+        CheckReport report = Run(lab, output, "no listener");
+
+        Assert.Equal(CheckCauses.TcpRefused, report.Cause);
+        Assert.Contains(report.Findings, f => f.RuleId == "tcp-syn-rst");
+        Assert.Contains("nothing listens on port 7174", report.Verdict.Sentence);
+        Assert.True(report.Elapsed < TimeSpan.FromSeconds(3), $"took {report.Elapsed}");
+    }
+
+    [NetLabFact]
+    public void IcmpUnreachable_ServerRejectsWithPortUnreachable_Named()
+    {
+        using var lab = NetLab.Create();
+        lab.Server.Nft(Input("tcp dport 7174 reject with icmp type port-unreachable"));
+        using var serve = ServePeer.Start(lab.Server);
+
+        CheckReport report = Run(lab, output, "nft reject icmp port-unreachable");
+
+        Assert.Equal(CheckCauses.IcmpUnreachable, report.Cause);
+        Assert.Equal(FirewallSide.Server, report.Verdict.Side);
+        Assert.Contains("ICMP type 3 code 3 (port unreachable) from 198.51.100.2", report.Verdict.Sentence);
+        Assert.Contains(report.Findings, f => f.RuleId == "icmp-unreachable");
+    }
+
+    [NetLabFact]
+    public void IcmpUnreachable_RouterRejectsWithHostUnreachable_NamesTheRouter()
+    {
+        using var lab = NetLab.Create();
+        lab.Router!.Nft(Chain("forward", "tcp dport 7174 reject with icmp type host-unreachable"));
+        using var serve = ServePeer.Start(lab.Server);
+
+        CheckReport report = Run(lab, output, "icmp host-unreachable (router)");
+
+        Assert.Equal(CheckCauses.IcmpUnreachable, report.Cause);
+        Assert.Equal(FirewallSide.Path, report.Verdict.Side);
+        Assert.Contains("router 192.0.2.1", report.Verdict.Sentence);
+        Assert.Contains("ICMP type 3 code 1 (host unreachable)", report.Verdict.Sentence);
+    }
+
+    [NetLabFact]
+    public void IcmpUnreachable_ServerAdminProhibited_PointsAtServerFirewall()
+    {
+        using var lab = NetLab.Create();
+        lab.Server.Nft(Input("tcp dport 7174 reject with icmp type admin-prohibited"));
+        using var serve = ServePeer.Start(lab.Server);
+
+        CheckReport report = Run(lab, output, "icmp admin-prohibited (server)");
+
+        Assert.Equal(CheckCauses.IcmpUnreachable, report.Cause);
+        Assert.Equal(FirewallSide.Server, report.Verdict.Side);
+        Assert.Contains("code 13 (communication administratively prohibited)", report.Verdict.Sentence);
+        Assert.Contains("a firewall rule there rejects TCP port 7174", report.Verdict.Sentence);
+        Assert.Contains(report.Findings, f => f.RuleId == "icmp-admin-prohibited");
+    }
+
+    [NetLabFact]
+    public void NotIwarp_PlainServerAnswersWithABanner()
+    {
+        using var lab = NetLab.Create();
+        using var peer = ScriptedPeer.Start(lab.Server, ScriptedPeer.Banner("SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n"u8.ToArray()));
+
+        CheckReport report = Run(lab, output, "plain TCP server with a banner");
+
+        Assert.Equal(CheckCauses.NotIwarp, report.Cause);
+        Assert.Contains("an SSH banner", report.Verdict.Sentence);
+        Assert.Contains("|SSH-2.0-OpenSSH", report.Verdict.Sentence);
+        Assert.Equal(StageStatus.Ok, report.Stage(StageNames.TcpConnect).Status);
+        Assert.Equal(StageStatus.Failed, report.Stage(StageNames.MpaExchange).Status);
+    }
+
+    [NetLabFact]
+    public void NotIwarp_PlainServerNeverAnswers_WaitsTheMpaTimeout()
+    {
+        using var lab = NetLab.Create();
+        using var peer = ScriptedPeer.Start(lab.Server, ScriptedPeer.Silent);
+
+        CheckReport report = Run(lab, output, "plain TCP server, silent");
+
+        Assert.Equal(CheckCauses.NotIwarp, report.Cause);
+        Assert.Contains("sent nothing in the 5 s after the MPA Request", report.Verdict.Sentence);
+        Assert.Contains(report.Findings, f => f.RuleId == "mpa-request-no-reply");
+        Assert.True(report.Elapsed < TimeSpan.FromSeconds(8), $"took {report.Elapsed}");
+    }
+
+    [NetLabFact]
+    public void MpaRejected_ResponderRejectsWithPrivateData()
+    {
+        using var lab = NetLab.Create();
+        using var peer = ScriptedPeer.Start(lab.Server, ScriptedPeer.Mpa(request => Reply(request, rejected: true, privateData: "no such service"u8.ToArray())));
+
+        CheckReport report = Run(lab, output, "MPA reject");
+
+        Assert.Equal(CheckCauses.MpaRejected, report.Cause);
+        Assert.Contains("15 octet(s) of private data", report.Verdict.Sentence);
+        Assert.Contains("|no such service|", report.Verdict.Sentence);
+        Assert.Contains(report.Findings, f => f.RuleId == "mpa-reply-rejected");
+    }
+
+    [NetLabFact]
+    public void MpaMarkers_CheckAsksForMarkers_ServeRefusesThemLikeSiw()
+    {
+        using var lab = NetLab.Create();
+        using var serve = ServePeer.Start(lab.Server, IwarpSetupOptions.Default with { AcceptPeerMarkers = false });
+
+        CheckReport report = Run(lab, output, "markers demanded, peer has none", o => o with { Setup = o.Setup with { RequestMarkers = true } });
+
+        Assert.Equal(CheckCauses.MpaMarkers, report.Cause);
+        Assert.Contains("--markers, M=1", report.Verdict.Sentence);
+        Assert.Contains("MPA Request Rev 2 M S", Evidence(report));
+    }
+
+    [NetLabFact]
+    public void MpaCrc_CheckRequiresCrc_ServeForbidsIt()
+    {
+        using var lab = NetLab.Create();
+        using var serve = ServePeer.Start(lab.Server, IwarpSetupOptions.Default with { Crc = CrcPolicy.Forbidden });
+
+        CheckReport report = Run(lab, output, "CRC required vs forbidden", o => o with { Setup = o.Setup with { Crc = CrcPolicy.Required } });
+
+        Assert.Equal(CheckCauses.MpaCrc, report.Cause);
+        Assert.Contains("--crc required", report.Verdict.Sentence);
+        Assert.Contains("C=0", report.Verdict.Sentence);
+    }
+
+    [NetLabFact]
+    public void MpaRtr_CheckOffersSendRtr_ServeTakesWriteOrRead()
+    {
+        using var lab = NetLab.Create();
+        using var serve = ServePeer.Start(lab.Server);
+
+        CheckReport report = Run(lab, output, "P2P RTR mismatch", o => o with { Setup = o.Setup with { PeerToPeer = RtrTypes.Send } });
+
+        Assert.Equal(CheckCauses.MpaRtr, report.Cause);
+        Assert.Contains("can send send", report.Verdict.Sentence);
+        Assert.Contains("accepts write+read", report.Verdict.Sentence);
+    }
+
+    [NetLabFact]
+    public void MpaRevision_Rev1OnlyResponderClosesOnRev2_RetryProvesIt()
+    {
+        using var lab = NetLab.Create();
+        using var serve = ServePeer.Start(lab.Server, IwarpSetupOptions.Default with { MpaRevision = 1 });
+
+        CheckReport report = Run(lab, output, "MPA rev 2 vs rev-1-only responder");
+
+        Assert.Equal(CheckCauses.MpaRevision, report.Cause);
+        Assert.Contains("retry with MPA Rev 1: a Rev 1 Request was accepted", Evidence(report));
+        Assert.Contains("--mpa-rev 1", report.Verdict.Fix);
+    }
+
+    [NetLabFact]
+    public void MpaIrdOrd_ServerIrdZero_ReadsCannotRun()
+    {
+        using var lab = NetLab.Create();
+        using var serve = ServePeer.Start(lab.Server, IwarpSetupOptions.Default with { Ird = 0 });
+
+        CheckReport report = Run(lab, output, "IRD 0 vs needed reads");
+
+        Assert.Equal(CheckCauses.MpaIrdOrd, report.Cause);
+        Assert.Contains("offered IRD 0", report.Verdict.Sentence);
+        Assert.Contains(report.Operations, o => o is { Operation: "write", Verified: true });
+        Assert.DoesNotContain(report.Operations, o => o.Operation == "read");
+    }
+
+    [NetLabFact]
+    public void Terminate_Rev1ResponderWithIrdZero_AnswersReadWithTerminate()
+    {
+        using var lab = NetLab.Create();
+        using var serve = ServePeer.Start(lab.Server, IwarpSetupOptions.Default with { MpaRevision = 1, Ird = 0 });
+
+        CheckReport report = Run(lab, output, "Terminate (IRD overrun)", o => o with { Setup = o.Setup with { MpaRevision = 1 } });
+
+        Assert.Equal(CheckCauses.Terminate, report.Cause);
+        Assert.Contains("layer Rdmap (0), type 2, code 0x07", report.Verdict.Sentence);
+        Assert.Contains("IRD", report.Verdict.Fix);
+        Assert.Contains(report.Findings, f => f.RuleId == "rdmap-terminate");
+    }
+
+    [NetLabFact]
+    public void PmtuBlackhole_RouterMtu1280AndFragNeededDropped()
+    {
+        using var lab = NetLab.Create();
+        NetNode router = lab.Router!;
+        router.SetMtu("eth0", 1280);
+        router.SetMtu("eth1", 1280);
+        router.Nft(Chain("output", "icmp type destination-unreachable icmp code frag-needed drop"));
+        using var serve = ServePeer.Start(lab.Server);
+
+        CheckReport report = Run(lab, output, "PMTU black hole (router MTU 1280)");
+
+        Assert.Equal(CheckCauses.PmtuBlackhole, report.Cause);
+        Assert.Equal(FirewallSide.Path, report.Verdict.Side);
+        Assert.Equal(StageStatus.Ok, report.Stage(StageNames.RdmaOps).Status);
+        Assert.Equal(StageStatus.Failed, report.Stage(StageNames.LargeMessages).Status);
+        Assert.Contains("64-octet messages pass", report.Verdict.Sentence);
+        Assert.Contains("No ICMP 'fragmentation needed' reached this host", report.Verdict.Sentence);
+        Assert.True(report.Elapsed < TimeSpan.FromSeconds(15), $"took {report.Elapsed}");
+    }
+
+    [NetLabFact]
+    public void Stall_RouterDropsTheFlowAfter300KB_NewConnectionStillWorks()
+    {
+        using var lab = NetLab.Create();
+        NetNode router = lab.Router!;
+        router.Nft(Chain("forward", "tcp dport 7174 ct original bytes > 300000 drop"));
+        router.Sysctl("net.netfilter.nf_conntrack_acct", "1");
+        using var serve = ServePeer.Start(lab.Server);
+
+        CheckReport report = Run(lab, output, "drop mid-stream");
+
+        Assert.Equal(CheckCauses.Stall, report.Cause);
+        Assert.Contains("second connection: connected", Evidence(report));
+        Assert.Contains("a new connection to the same server carries 64-octet and full-segment messages", report.Verdict.Sentence);
+        Assert.Contains(report.Operations, o => o is { Size: 65536, Verified: true });
+    }
+
+    [NetLabFact]
+    public void Reset_RouterResetsTheFlowAfter300KB_TtlPointsAtThePath()
+    {
+        using var lab = NetLab.Create();
+        NetNode router = lab.Router!;
+        router.Nft(Chain("forward", "tcp dport 7174 ct original bytes > 300000 reject with tcp reset"));
+        router.Sysctl("net.netfilter.nf_conntrack_acct", "1");
+        using var serve = ServePeer.Start(lab.Server);
+
+        CheckReport report = Run(lab, output, "RST mid-stream (router)");
+
+        Assert.Equal(CheckCauses.Reset, report.Cause);
+        Assert.Equal(FirewallSide.Path, report.Verdict.Side);
+        Assert.Contains("the reset arrived with TTL 64 but the server's packets arrive with TTL 63", report.Verdict.Sentence);
+        Assert.Contains(report.Findings, f => f.RuleId == "tcp-rst-mid-stream");
+    }
+
+    [NetLabFact]
+    public void MpaInvalid_ReplyFollowedByStrayOctets()
+    {
+        using var lab = NetLab.Create();
+        using var peer = ScriptedPeer.Start(lab.Server, ScriptedPeer.Mpa(request => [.. Reply(request), .. "early"u8]));
+
+        CheckReport report = Run(lab, output, "malformed MPA Reply");
+
+        Assert.Equal(CheckCauses.MpaInvalid, report.Cause);
+        Assert.Contains("octet(s) followed the MPA Reply", report.Verdict.Sentence);
+    }
+
+    [NetLabFact]
+    public void PeerClosed_ResponderClosesAfterTheFirstFpdu()
+    {
+        using var lab = NetLab.Create();
+        using var peer = ScriptedPeer.Start(lab.Server, ScriptedPeer.Mpa(request => Reply(request), socket =>
+        {
+            ReadAtLeast(socket, 16);
+            socket.Shutdown(System.Net.Sockets.SocketShutdown.Send);
+            ScriptedPeer.Drain(socket);
+        }));
+
+        CheckReport report = Run(lab, output, "peer closes mid-stream");
+
+        Assert.Equal(CheckCauses.PeerClosed, report.Cause);
+        Assert.Contains("closed the connection during hello", report.Verdict.Sentence);
+    }
+
+    [NetLabFact]
+    public void Corrupt_ResponderSendsAnFpduWithABadCrc()
+    {
+        using var lab = NetLab.Create();
+        using var peer = ScriptedPeer.Start(lab.Server, ScriptedPeer.Mpa(request => Reply(request, crc: true), socket =>
+        {
+            ReadAtLeast(socket, 16);
+            socket.Send(SendFpdu(new byte[64], corruptCrc: true));
+            ScriptedPeer.Drain(socket);
+        }));
+
+        CheckReport report = Run(lab, output, "FPDU with a bad CRC", o => o with { Setup = o.Setup with { Crc = CrcPolicy.Required } });
+
+        Assert.Equal(CheckCauses.Corrupt, report.Cause);
+        Assert.Contains("CRC32c", report.Verdict.Sentence);
+        Assert.Contains("this side found it in the server's", report.Verdict.Sentence);
+    }
+
+    [NetLabFact]
+    public void ProbeUnsupported_IwarpResponderThatIsNotServeSoft()
+    {
+        using var lab = NetLab.Create();
+        using var peer = ScriptedPeer.Start(lab.Server, ScriptedPeer.Mpa(request => Reply(request), socket =>
+        {
+            ReadAtLeast(socket, 16);
+            socket.Send(SendFpdu("not a probe answer"u8));
+            ScriptedPeer.Drain(socket);
+        }));
+
+        CheckReport report = Run(lab, output, "iWARP peer without the probe protocol");
+
+        Assert.Equal(CheckCauses.ProbeUnsupported, report.Cause);
+        Assert.Contains("is not `rdmadiag serve --soft`", report.Verdict.Sentence);
+        Assert.Equal(StageStatus.Ok, report.Stage(StageNames.MpaExchange).Status);
+    }
+
+    [NetLabFact]
+    public void Cli_CheckInClientNamespace_PrintsJsonAndExitsWithTheCauseCode()
+    {
+        using var lab = NetLab.Create();
+        using var serve = ServePeer.Start(lab.Server);
+        string dll = typeof(Cli.CliRoot).Assembly.Location;
+
+        var ok = lab.Client.Start("dotnet", dll, "check", lab.Server.Address.ToString(), "--json");
+        string json = ok.StandardOutput.ReadToEnd();
+        ok.WaitForExit();
+        var refused = lab.Client.Start("dotnet", dll, "check", lab.Server.Address.ToString(), "--port", "7175", "--no-capture");
+        string text = refused.StandardOutput.ReadToEnd();
+        refused.WaitForExit();
+        output.WriteLine(json);
+        output.WriteLine(text);
+
+        Assert.Equal(0, ok.ExitCode);
+        using var document = System.Text.Json.JsonDocument.Parse(json);
+        Assert.Equal("ok", document.RootElement.GetProperty("verdict").GetString());
+        Assert.Equal(7, document.RootElement.GetProperty("stages").GetArrayLength());
+        Assert.Equal(CheckCauses.TcpRefused.ExitCode, refused.ExitCode);
+        Assert.Contains("verdict: tcp-refused (exit 11)", text);
+        Assert.Contains("capture: not available (--no-capture was given)", text);
+    }
+}
