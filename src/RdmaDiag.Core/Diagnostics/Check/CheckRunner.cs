@@ -240,6 +240,11 @@ public static class CheckRunner
             {
                 tcp.Status = StageStatus.Failed;
                 tcp.Evidence.Add(tcpError.Message);
+                if (tcpError.Kind == IwarpErrorKind.TcpUnreachable && _o.Route is { } route && route.NextHop.AddressFamily == AddressFamily.InterNetwork)
+                {
+                    _o.NextHopState = RouteLookup.NeighbourState(route.NextHop);
+                    tcp.Evidence.Add($"ARP entry of the next hop {route.NextHop}: {_o.NextHopState ?? "none"}");
+                }
                 mpa.Status = StageStatus.Skipped;
                 mpa.Elapsed = TimeSpan.Zero;
                 mpa.Timeout = TimeSpan.Zero;
