@@ -15,10 +15,6 @@ namespace RdmaDiag.Tests.CheckVerb;
 [Trait("Tier", "netns")]
 public sealed class CheckNetnsTests(ITestOutputHelper output)
 {
-    private const string Filter = "table inet rdcheck { chain input { type filter hook input priority 0; policy accept; %RULE%; }; }";
-
-    private static string Input(string rule) => Filter.Replace("%RULE%", rule, StringComparison.Ordinal);
-
     private static string Chain(string hook, string rule) =>
         $"table inet rdcheck {{ chain {hook} {{ type filter hook {hook} priority 0; policy accept; {rule}; }}; }}";
 
@@ -56,64 +52,44 @@ public sealed class CheckNetnsTests(ITestOutputHelper output)
         Assert.Contains("errno 101", report.Verdict.Sentence);
     }
 
-    [NetLabFact]
-    public void TcpFiltered_ServerDropsSyn_SilencePointsAtServerOrPath()
+    /// <summary>Firewall rules on the server, the router or this host, against the TCP handshake.</summary>
+    public static TheoryData<string, string, string, string, string, FirewallSide, string?, string> Firewalls => new()
+    {
+        { "nft drop (server)", "server", "input", "tcp dport 7174 drop", "tcp-filtered", FirewallSide.Remote, "tcp-syn-unanswered", "SYNs to 198.51.100.2:7174 left this host" },
+        { "nft drop (client input)", "client", "input", "tcp sport 7174 drop", "tcp-filtered", FirewallSide.Local, null, "SYN-ACK reached this host's interface" },
+        { "nft reject tcp reset (server)", "server", "input", "tcp dport 7174 reject with tcp reset", "tcp-refused", FirewallSide.Server, "tcp-syn-rst", "answered the connection request (SYN) with a reset" },
+        { "nft reject tcp reset (router)", "router", "forward", "tcp dport 7174 reject with tcp reset", "tcp-refused", FirewallSide.Path, "tcp-syn-rst", "TTL 64, zero hops away" },
+        { "icmp port-unreachable (server)", "server", "input", "tcp dport 7174 reject with icmp type port-unreachable", "icmp-unreachable", FirewallSide.Server, "icmp-unreachable", "with ICMP type 3 code 3 (port unreachable)" },
+        { "icmp host-unreachable (router)", "router", "forward", "tcp dport 7174 reject with icmp type host-unreachable", "icmp-unreachable", FirewallSide.Path, "icmp-unreachable", "The router 192.0.2.1 on the path answered the connection request to 198.51.100.2:7174 with ICMP type 3 code 1 (host unreachable)" },
+        { "icmp admin-prohibited (server)", "server", "input", "tcp dport 7174 reject with icmp type admin-prohibited", "icmp-unreachable", FirewallSide.Server, "icmp-admin-prohibited", "code 13 (communication administratively prohibited)" },
+    };
+
+    [NetLabTheory]
+    [MemberData(nameof(Firewalls))]
+    public void Firewall_RuleAgainstTheHandshake_CauseSideAndEvidence(string name, string node, string hook, string rule, string cause, FirewallSide side, string? finding, string text)
     {
         using var lab = NetLab.Create();
-        lab.Server.Nft(Input("tcp dport 7174 drop"));
+        NetNode where = node switch
+        {
+            "client" => lab.Client,
+            "router" => lab.Router!,
+            _ => lab.Server,
+        };
+        where.Nft(Chain(hook, rule));
         using var serve = ServePeer.Start(lab.Server);
 
-        CheckReport report = Run(lab, output, "nft drop (server)");
+        CheckReport report = Run(lab, output, name);
 
-        Assert.Equal(CheckCauses.TcpFiltered, report.Cause);
-        Assert.Equal(FirewallSide.Remote, report.Verdict.Side);
-        Assert.Contains(report.Findings, f => f.RuleId == "tcp-syn-unanswered");
-        Assert.Matches("[2-9] SYNs to 198.51.100.2:7174 left this host", report.Verdict.Sentence);
+        Assert.Equal(cause, report.Cause.Id);
+        Assert.Equal(side, report.Verdict.Side);
+        Assert.Contains(text, report.Verdict.Sentence);
+        if (finding is not null)
+        {
+            Assert.Contains(report.Findings, f => f.RuleId == finding);
+        }
+        Assert.Equal(StageStatus.Failed, report.Stage(StageNames.TcpConnect).Status);
         Assert.Equal(5000, report.Stage(StageNames.TcpConnect).Timeout.TotalMilliseconds);
         Assert.True(report.Elapsed < TimeSpan.FromSeconds(8), $"took {report.Elapsed}");
-    }
-
-    [NetLabFact]
-    public void TcpFiltered_ClientDropsSynAck_PointsAtThisHost()
-    {
-        using var lab = NetLab.Create();
-        lab.Client.Nft(Input("tcp sport 7174 drop"));
-        using var serve = ServePeer.Start(lab.Server);
-
-        CheckReport report = Run(lab, output, "nft drop (client input)");
-
-        Assert.Equal(CheckCauses.TcpFiltered, report.Cause);
-        Assert.Equal(FirewallSide.Local, report.Verdict.Side);
-        Assert.Contains("SYN-ACK reached this host's interface", report.Verdict.Sentence);
-    }
-
-    [NetLabFact]
-    public void TcpRefused_ServerRejectsWithTcpReset()
-    {
-        using var lab = NetLab.Create();
-        lab.Server.Nft(Input("tcp dport 7174 reject with tcp reset"));
-        using var serve = ServePeer.Start(lab.Server);
-
-        CheckReport report = Run(lab, output, "nft reject tcp reset (server)");
-
-        Assert.Equal(CheckCauses.TcpRefused, report.Cause);
-        Assert.Equal(FirewallSide.Server, report.Verdict.Side);
-        Assert.Contains(report.Findings, f => f.RuleId == "tcp-syn-rst");
-        Assert.Contains("answered the connection request (SYN) with a reset", report.Verdict.Sentence);
-    }
-
-    [NetLabFact]
-    public void TcpRefused_RouterRejectsWithTcpReset_TtlPointsAtThePath()
-    {
-        using var lab = NetLab.Create();
-        lab.Router!.Nft(Chain("forward", "tcp dport 7174 reject with tcp reset"));
-        using var serve = ServePeer.Start(lab.Server);
-
-        CheckReport report = Run(lab, output, "nft reject tcp reset (router)");
-
-        Assert.Equal(CheckCauses.TcpRefused, report.Cause);
-        Assert.Equal(FirewallSide.Path, report.Verdict.Side);
-        Assert.Contains("TTL 64, zero hops away", report.Verdict.Sentence);
     }
 
     [NetLabFact]
@@ -127,52 +103,6 @@ public sealed class CheckNetnsTests(ITestOutputHelper output)
         Assert.Contains(report.Findings, f => f.RuleId == "tcp-syn-rst");
         Assert.Contains("nothing listens on port 7174", report.Verdict.Sentence);
         Assert.True(report.Elapsed < TimeSpan.FromSeconds(3), $"took {report.Elapsed}");
-    }
-
-    [NetLabFact]
-    public void IcmpUnreachable_ServerRejectsWithPortUnreachable_Named()
-    {
-        using var lab = NetLab.Create();
-        lab.Server.Nft(Input("tcp dport 7174 reject with icmp type port-unreachable"));
-        using var serve = ServePeer.Start(lab.Server);
-
-        CheckReport report = Run(lab, output, "nft reject icmp port-unreachable");
-
-        Assert.Equal(CheckCauses.IcmpUnreachable, report.Cause);
-        Assert.Equal(FirewallSide.Server, report.Verdict.Side);
-        Assert.Contains("ICMP type 3 code 3 (port unreachable) from 198.51.100.2", report.Verdict.Sentence);
-        Assert.Contains(report.Findings, f => f.RuleId == "icmp-unreachable");
-    }
-
-    [NetLabFact]
-    public void IcmpUnreachable_RouterRejectsWithHostUnreachable_NamesTheRouter()
-    {
-        using var lab = NetLab.Create();
-        lab.Router!.Nft(Chain("forward", "tcp dport 7174 reject with icmp type host-unreachable"));
-        using var serve = ServePeer.Start(lab.Server);
-
-        CheckReport report = Run(lab, output, "icmp host-unreachable (router)");
-
-        Assert.Equal(CheckCauses.IcmpUnreachable, report.Cause);
-        Assert.Equal(FirewallSide.Path, report.Verdict.Side);
-        Assert.Contains("router 192.0.2.1", report.Verdict.Sentence);
-        Assert.Contains("ICMP type 3 code 1 (host unreachable)", report.Verdict.Sentence);
-    }
-
-    [NetLabFact]
-    public void IcmpUnreachable_ServerAdminProhibited_PointsAtServerFirewall()
-    {
-        using var lab = NetLab.Create();
-        lab.Server.Nft(Input("tcp dport 7174 reject with icmp type admin-prohibited"));
-        using var serve = ServePeer.Start(lab.Server);
-
-        CheckReport report = Run(lab, output, "icmp admin-prohibited (server)");
-
-        Assert.Equal(CheckCauses.IcmpUnreachable, report.Cause);
-        Assert.Equal(FirewallSide.Server, report.Verdict.Side);
-        Assert.Contains("code 13 (communication administratively prohibited)", report.Verdict.Sentence);
-        Assert.Contains("a firewall rule there rejects TCP port 7174", report.Verdict.Sentence);
-        Assert.Contains(report.Findings, f => f.RuleId == "icmp-admin-prohibited");
     }
 
     [NetLabFact]

@@ -76,6 +76,20 @@ public class VerdictRulesTests
     private static IwarpException Stalled() =>
         new(IwarpErrorKind.Stall, ConnectionPhase.FullOperation, "no progress within 4 s") { Waited = TimeSpan.FromSeconds(4) };
 
+    private static CheckVerdict Expect(CheckObservations o, CheckCause cause)
+    {
+        CheckVerdict v = VerdictRules.Decide(o);
+        Assert.True(v.Cause == cause, $"expected {cause.Id}, got {v.Cause.Id}: {v.Sentence}");
+        return v;
+    }
+
+    private static CheckVerdict Expect(CheckObservations o, CheckCause cause, FirewallSide? side)
+    {
+        CheckVerdict v = Expect(o, cause);
+        Assert.Equal(side, v.Side);
+        return v;
+    }
+
     [Fact]
     public void Decide_RouteLookupFailed_NoRouteOnThisHost()
     {
@@ -83,10 +97,8 @@ public class VerdictRulesTests
         o.Route = null;
         o.RouteFailure = new RouteFailure(Server, 101, "no route to this network");
 
-        CheckVerdict v = VerdictRules.Decide(o);
+        CheckVerdict v = Expect(o, CheckCauses.NoRoute, FirewallSide.Local);
 
-        Assert.Equal(CheckCauses.NoRoute, v.Cause);
-        Assert.Equal(FirewallSide.Local, v.Side);
         Assert.Contains("errno 101", v.Sentence);
         Assert.Contains("ip route add 198.51.100.2", v.Fix);
     }
@@ -107,10 +119,8 @@ public class VerdictRulesTests
         o.SetupError = Tcp(IwarpErrorKind.TcpRefused, SocketError.ConnectionRefused);
         o.Capture = Captured(new FlowEvidence { ClientPort = ClientPort, SynCount = 1, FirstSynNanos = Syn, RstNanos = Syn + 200_000, RstFromServer = true, RstTtl = 63 });
 
-        CheckVerdict v = VerdictRules.Decide(o);
+        CheckVerdict v = Expect(o, CheckCauses.TcpRefused, FirewallSide.Server);
 
-        Assert.Equal(CheckCauses.TcpRefused, v.Cause);
-        Assert.Equal(FirewallSide.Server, v.Side);
         Assert.Contains("with a reset 0.2 ms later", v.Sentence);
     }
 
@@ -134,10 +144,8 @@ public class VerdictRulesTests
         var o = Observe(capture: false);
         o.SetupError = Tcp(IwarpErrorKind.TcpRefused, SocketError.ConnectionRefused);
 
-        CheckVerdict v = VerdictRules.Decide(o);
+        CheckVerdict v = Expect(o, CheckCauses.TcpRefused, FirewallSide.Unknown);
 
-        Assert.Equal(CheckCauses.TcpRefused, v.Cause);
-        Assert.Equal(FirewallSide.Unknown, v.Side);
         Assert.Contains("no privilege", v.Sentence);
     }
 
@@ -166,10 +174,8 @@ public class VerdictRulesTests
         o.Capture = Captured(new FlowEvidence { ClientPort = ClientPort, SynCount = 1, FirstSynNanos = Syn },
             new IcmpEvidence(IPAddress.Parse(sender), false, type, code, kind, 0, ClientPort, Syn + 1_000_000));
 
-        CheckVerdict v = VerdictRules.Decide(o);
+        CheckVerdict v = Expect(o, CheckCauses.IcmpUnreachable, side);
 
-        Assert.Equal(CheckCauses.IcmpUnreachable, v.Cause);
-        Assert.Equal(side, v.Side);
         Assert.Contains(text, v.Sentence);
         Assert.Contains($"ICMP type {type} code {code}", v.Sentence);
         Assert.Contains("1 ms after the SYN", v.Sentence);
@@ -182,10 +188,8 @@ public class VerdictRulesTests
         o.SetupError = Tcp(IwarpErrorKind.TcpTimeout, SocketError.TimedOut, TimeSpan.FromSeconds(5));
         o.Capture = Captured(new FlowEvidence { ClientPort = ClientPort, SynCount = 3, FirstSynNanos = Syn, SynAckNanos = Syn + 100_000 });
 
-        CheckVerdict v = VerdictRules.Decide(o);
+        CheckVerdict v = Expect(o, CheckCauses.TcpFiltered, FirewallSide.Local);
 
-        Assert.Equal(CheckCauses.TcpFiltered, v.Cause);
-        Assert.Equal(FirewallSide.Local, v.Side);
         Assert.Contains("input chain", v.Sentence);
     }
 
@@ -208,10 +212,7 @@ public class VerdictRulesTests
         var o = Observe(capture: false);
         o.SetupError = Tcp(IwarpErrorKind.TcpTimeout, SocketError.TimedOut, TimeSpan.FromSeconds(5));
 
-        CheckVerdict v = VerdictRules.Decide(o);
-
-        Assert.Equal(CheckCauses.TcpFiltered, v.Cause);
-        Assert.Equal(FirewallSide.Unknown, v.Side);
+        CheckVerdict v = Expect(o, CheckCauses.TcpFiltered, FirewallSide.Unknown);
     }
 
     [Fact]
@@ -220,10 +221,8 @@ public class VerdictRulesTests
         var o = Observe();
         o.SetupError = Tcp(IwarpErrorKind.TcpError, SocketError.AccessDenied);
 
-        CheckVerdict v = VerdictRules.Decide(o);
+        CheckVerdict v = Expect(o, CheckCauses.TcpFiltered, FirewallSide.Local);
 
-        Assert.Equal(CheckCauses.TcpFiltered, v.Cause);
-        Assert.Equal(FirewallSide.Local, v.Side);
         Assert.Contains("output chain", v.Sentence);
     }
 
@@ -234,9 +233,8 @@ public class VerdictRulesTests
         o.SetupError = Tcp(IwarpErrorKind.TcpUnreachable, SocketError.HostUnreachable);
         o.NextHopState = "incomplete";
 
-        CheckVerdict v = VerdictRules.Decide(o);
+        CheckVerdict v = Expect(o, CheckCauses.NoRoute);
 
-        Assert.Equal(CheckCauses.NoRoute, v.Cause);
         Assert.Contains("next hop 192.0.2.1 on eth0 does not answer ARP", v.Sentence);
     }
 
@@ -250,9 +248,8 @@ public class VerdictRulesTests
         var o = Observe();
         o.SetupError = new IwarpException(IwarpErrorKind.NotMpa, ConnectionPhase.MpaHandshake, "not MPA") { BytesReceived = first.Length, FirstBytes = first };
 
-        CheckVerdict v = VerdictRules.Decide(o);
+        CheckVerdict v = Expect(o, CheckCauses.NotIwarp);
 
-        Assert.Equal(CheckCauses.NotIwarp, v.Cause);
         Assert.Contains(protocol, v.Sentence);
     }
 
@@ -262,9 +259,8 @@ public class VerdictRulesTests
         var o = Observe();
         o.SetupError = new IwarpException(IwarpErrorKind.HandshakeTimeout, ConnectionPhase.MpaHandshake, "no Reply") { Waited = TimeSpan.FromSeconds(5) };
 
-        CheckVerdict v = VerdictRules.Decide(o);
+        CheckVerdict v = Expect(o, CheckCauses.NotIwarp);
 
-        Assert.Equal(CheckCauses.NotIwarp, v.Cause);
         Assert.Contains("sent nothing in the 5 s after the MPA Request", v.Sentence);
     }
 
@@ -307,9 +303,8 @@ public class VerdictRulesTests
             PeerPrivateData = "busy"u8.ToArray(),
         };
 
-        CheckVerdict v = VerdictRules.Decide(o);
+        CheckVerdict v = Expect(o, CheckCauses.MpaRejected);
 
-        Assert.Equal(CheckCauses.MpaRejected, v.Cause);
         Assert.Contains("62 75 73 79 |busy|", v.Sentence);
     }
 
@@ -322,9 +317,8 @@ public class VerdictRulesTests
             PeerFrame = MpaStartFrame.Reply(false, new MpaV2Block(2, 16), default, rejected: true),
         };
 
-        CheckVerdict v = VerdictRules.Decide(o);
+        CheckVerdict v = Expect(o, CheckCauses.MpaIrdOrd);
 
-        Assert.Equal(CheckCauses.MpaIrdOrd, v.Cause);
         Assert.Contains("offers IRD 2, below this side's ORD 16", v.Sentence);
         Assert.Contains("check --ord 2", v.Fix);
     }
@@ -354,10 +348,8 @@ public class VerdictRulesTests
             o.Capture = Captured(new FlowEvidence { ClientPort = ClientPort, ClientRetransmissions = 7, LargestClientRetransmission = 1448 });
         });
 
-        CheckVerdict v = VerdictRules.Decide(o);
+        CheckVerdict v = Expect(o, CheckCauses.PmtuBlackhole, FirewallSide.Path);
 
-        Assert.Equal(CheckCauses.PmtuBlackhole, v.Cause);
-        Assert.Equal(FirewallSide.Path, v.Side);
         Assert.Contains("a 1360-octet message (one 1448-octet TCP segment, a 1500-byte packet)", v.Sentence);
         Assert.Contains("7 retransmission(s) of segments up to 1448 octets", v.Sentence);
     }
@@ -372,10 +364,8 @@ public class VerdictRulesTests
             o.Capture = Captured(null, new IcmpEvidence(Gateway, false, 3, 4, IcmpErrorKind.FragmentationNeeded, 1280, ClientPort, Syn));
         });
 
-        CheckVerdict v = VerdictRules.Decide(o);
+        CheckVerdict v = Expect(o, CheckCauses.PmtuBlackhole, FirewallSide.Local);
 
-        Assert.Equal(CheckCauses.PmtuBlackhole, v.Cause);
-        Assert.Equal(FirewallSide.Local, v.Side);
         Assert.Contains("mtu 1280", v.Fix);
     }
 
@@ -391,9 +381,8 @@ public class VerdictRulesTests
             o.PathProbe = new PathProbe(result, 1360, 1448, "detail");
         });
 
-        CheckVerdict v = VerdictRules.Decide(o);
+        CheckVerdict v = Expect(o, CheckCauses.Stall);
 
-        Assert.Equal(CheckCauses.Stall, v.Cause);
         Assert.Contains(text, v.Sentence);
     }
 
@@ -417,10 +406,8 @@ public class VerdictRulesTests
             o.Capture = Captured(new FlowEvidence { ClientPort = ClientPort, RstNanos = Syn, RstFromServer = true, RstTtl = 64, ServerTtl = 62 });
         });
 
-        CheckVerdict v = VerdictRules.Decide(o);
+        CheckVerdict v = Expect(o, CheckCauses.Reset, FirewallSide.Path);
 
-        Assert.Equal(CheckCauses.Reset, v.Cause);
-        Assert.Equal(FirewallSide.Path, v.Side);
         Assert.Contains("a device 2 hop(s) nearer than the server", v.Sentence);
     }
 
@@ -454,9 +441,8 @@ public class VerdictRulesTests
     {
         var o = Connected(o => o.Failure = Failed(null, "write", 65536, "the server's SHA-256 of 65536 octets is 12AB…"));
 
-        CheckVerdict v = VerdictRules.Decide(o);
+        CheckVerdict v = Expect(o, CheckCauses.Corrupt);
 
-        Assert.Equal(CheckCauses.Corrupt, v.Cause);
         Assert.Contains("The write of 65536 octets", v.Sentence);
     }
 
@@ -476,10 +462,9 @@ public class VerdictRulesTests
             new IwarpException(IwarpErrorKind.TerminateReceived, ConnectionPhase.FullOperation, "the peer sent Terminate 0/2/0x07") { Terminate = terminate, DetectedBy = ErrorSource.Peer },
             "read", 64));
 
-        CheckVerdict v = VerdictRules.Decide(o);
+        CheckVerdict v = Expect(o, CheckCauses.Terminate);
 
-        Assert.Equal(CheckCauses.Terminate, v.Cause);
-        Assert.Contains("198.51.100.2 terminated the RDMAP stream during the read of 64 octets with layer Rdmap (0), type 2, code 0x07", v.Sentence);
+        Assert.Contains("198.51.100.2 terminated the RDMAP stream during the read of 64 octets with Terminate layer Rdmap (0), type 2, code 0x07 (rdmap.operation.stream_catastrophic)", v.Sentence);
         Assert.Contains("IRD", v.Fix);
     }
 
@@ -502,9 +487,8 @@ public class VerdictRulesTests
             o.Failure = Failed(new IwarpException(IwarpErrorKind.LocalResourceLimit, ConnectionPhase.FullOperation, "the negotiated ORD is 0"), "read", 64);
         });
 
-        CheckVerdict v = VerdictRules.Decide(o);
+        CheckVerdict v = Expect(o, CheckCauses.MpaIrdOrd);
 
-        Assert.Equal(CheckCauses.MpaIrdOrd, v.Cause);
         Assert.Contains("offered IRD 0", v.Sentence);
     }
 
@@ -513,9 +497,8 @@ public class VerdictRulesTests
     {
         var o = Connected(o => o.Operations.Add(new ProbeResult("send", 1 << 20, true, TimeSpan.FromMilliseconds(3), "")));
 
-        CheckVerdict v = VerdictRules.Decide(o);
+        CheckVerdict v = Expect(o, CheckCauses.Ok);
 
-        Assert.Equal(CheckCauses.Ok, v.Cause);
         Assert.Null(v.Side);
         Assert.Contains("Send, RDMA Write, RDMA Read verified at 64 B, 1 MiB", v.Sentence);
         Assert.Contains("MPA rev 2, CRC off", v.Sentence);
@@ -528,9 +511,8 @@ public class VerdictRulesTests
         o.Devices = [new RouteDevice("cxgb4_0", "cxgb4", "iWARP", HardwareIwarp: true)];
         o.SetupError = Tcp(IwarpErrorKind.TcpTimeout, SocketError.TimedOut, TimeSpan.FromSeconds(5));
 
-        CheckVerdict v = VerdictRules.Decide(o);
+        CheckVerdict v = Expect(o, CheckCauses.TcpFiltered);
 
-        Assert.Equal(CheckCauses.TcpFiltered, v.Cause);
         Assert.Contains("cxgb4_0 (cxgb4, iWARP, hardware iWARP) is bound to eth0", v.Sentence);
         Assert.Contains("host capture does not see", v.Sentence);
         Assert.Contains("port mirroring", v.Fix);

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
-using RdmaDiag.Native;
 
 namespace RdmaDiag.Tests.Netns;
 
@@ -99,6 +98,10 @@ public sealed class NetLab : IDisposable
                 """);
             Configure(Client, "192.0.2.2/24", gateway: null);
             Configure(Server, "192.0.2.3/24", gateway: null);
+        }
+        foreach (NetNode node in _nodes)
+        {
+            node.WaitUntilUp(TimeSpan.FromSeconds(5));
         }
     }
 
@@ -202,34 +205,7 @@ public sealed class NetNode
     /// Runs <paramref name="work"/> on a new thread that has joined this namespace and returns its result.
     /// Sockets created there (and threads started from there) live in the namespace.
     /// </summary>
-    public T Run<T>(Func<T> work)
-    {
-        T result = default!;
-        Exception? failure = null;
-        var thread = new Thread(() =>
-        {
-            try
-            {
-                using var handle = File.OpenHandle($"/var/run/netns/{Namespace}");
-                if (Interop.Libc.setns((int)handle.DangerousGetHandle(), Interop.Libc.CLONE_NEWNET) != 0)
-                {
-                    throw Interop.Libc.LastError($"setns({Namespace})");
-                }
-                result = work();
-            }
-            catch (Exception e)
-            {
-                failure = e;
-            }
-        }) { Name = $"netns {Namespace}" };
-        thread.Start();
-        thread.Join();
-        if (failure is not null)
-        {
-            throw new AggregateException($"in network namespace {Namespace}", failure);
-        }
-        return result;
-    }
+    public T Run<T>(Func<T> work) => Latency.NetnsPair.RunIn(Namespace, work);
 
     public void Run(Action work) => Run(() =>
     {
@@ -248,6 +224,30 @@ public sealed class NetNode
         Run(() => File.WriteAllText($"/proc/sys/{key.Replace('.', '/')}", value));
 
     public string ReadSysctl(string key) => Run(() => File.ReadAllText($"/proc/sys/{key.Replace('.', '/')}").Trim());
+
+    /// <summary>
+    /// Waits until every lab interface of this node is operationally up. Until the kernel's link watcher
+    /// has run (up to a second after "ip link set up") a veth has no queue and drops what is sent, which
+    /// would cost a test its first SYN.
+    /// </summary>
+    public void WaitUntilUp(TimeSpan limit)
+    {
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            string links = Shell.Run("ip", ["-n", Namespace, "-o", "link", "show"]);
+            var down = Interfaces.Where(i => !links.Split('\n').Any(l => l.Contains($" {i}@", StringComparison.Ordinal) && l.Contains("state UP", StringComparison.Ordinal))).ToList();
+            if (down.Count == 0)
+            {
+                return;
+            }
+            if (clock.Elapsed > limit)
+            {
+                throw new InvalidOperationException($"{string.Join(", ", down)} in {Namespace} not up after {limit.TotalSeconds} s:\n{links}");
+            }
+            Thread.Sleep(20);
+        }
+    }
 
     public void SetMtu(string interfaceName, int mtu) =>
         Shell.Run("ip", ["-n", Namespace, "link", "set", "dev", interfaceName, "mtu", mtu.ToString(CultureInfo.InvariantCulture)]);
@@ -345,6 +345,15 @@ internal static class Shell
 public sealed class NetLabFactAttribute : FactAttribute
 {
     public NetLabFactAttribute()
+    {
+        Skip = NetLab.MissingReason;
+    }
+}
+
+/// <summary>A [Theory] that needs a <see cref="NetLab"/>; it skips with how to enable it.</summary>
+public sealed class NetLabTheoryAttribute : TheoryAttribute
+{
+    public NetLabTheoryAttribute()
     {
         Skip = NetLab.MissingReason;
     }

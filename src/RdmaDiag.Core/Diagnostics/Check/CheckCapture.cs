@@ -221,7 +221,7 @@ internal sealed class CheckCapture : IDisposable
         private int? _serverTtl, _rstTtl;
         private bool _rstFromServer;
         private long _clientOctets, _serverOctets;
-        private int _largestClient, _largestRetransmission, _clientMss, _serverMss;
+        private int _largestRetransmission, _clientMss, _serverMss;
         private long _retransmissions;
         private uint _clientNext;
         private bool _clientNextKnown;
@@ -267,7 +267,6 @@ internal sealed class CheckCapture : IDisposable
             }
             _clientData ??= ts;
             _clientOctets += p.PayloadLength;
-            _largestClient = Math.Max(_largestClient, p.PayloadLength);
             uint end = tcp.Sequence + (uint)p.PayloadLength;
             if (_clientNextKnown && (int)(end - _clientNext) <= 0)
             {
@@ -295,8 +294,7 @@ internal sealed class CheckCapture : IDisposable
             RstTtl = _rstTtl,
             ClientPayloadOctets = _clientOctets,
             ServerPayloadOctets = _serverOctets,
-            LargestClientSegment = _largestClient,
-            ClientRetransmissions = Math.Max(_retransmissions, tcp?.Client.Retransmissions ?? 0),
+            ClientRetransmissions = tcp?.Client.Retransmissions ?? _retransmissions,
             LargestClientRetransmission = _largestRetransmission,
             ClientMss = _clientMss,
             ServerMss = _serverMss,

@@ -513,6 +513,10 @@ public static class CheckRunner
                 int count = same.Count();
                 where.Evidence.Add($"capture: {(count > 1 ? $"{count} × " : "")}{same.First()} about port {same.Key.QuotedClientPort} → {_o.Target.Port}");
             }
+            if (mpa is { Status: not StageStatus.Skipped } && flow is { FirstClientDataNanos: { } request, FirstServerDataNanos: { } reply } && reply >= request)
+            {
+                mpa.Evidence.Add($"capture: the server's first octets {Ms(TimeSpan.FromTicks((reply - request) / 100))} ms after the MPA Request left");
+            }
             if (mpa is { Status: StageStatus.Failed } && flow is not null)
             {
                 mpa.Evidence.Add($"capture: {flow.ClientPayloadOctets} octets sent, {flow.ServerPayloadOctets} received on this connection");

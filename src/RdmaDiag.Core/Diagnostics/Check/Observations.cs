@@ -24,8 +24,6 @@ public sealed record FlowEvidence
     public int? RstTtl { get; init; }
     public long ClientPayloadOctets { get; init; }
     public long ServerPayloadOctets { get; init; }
-    /// <summary>Largest TCP payload this host sent in one captured packet (with TSO, several segments' worth).</summary>
-    public int LargestClientSegment { get; init; }
     /// <summary>Retransmitted segments this host sent, and the largest of them.</summary>
     public long ClientRetransmissions { get; init; }
     public int LargestClientRetransmission { get; init; }

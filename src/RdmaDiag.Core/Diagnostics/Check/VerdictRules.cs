@@ -367,13 +367,14 @@ public static class VerdictRules
     {
         string who = e.Kind == IwarpErrorKind.TerminateReceived ? o.Target.Address.ToString() : "This side";
         string decoded = e.Terminate is { } term
-            ? $"layer {term.Layer} ({term.LayerValue}), type {term.EType}, code 0x{term.ErrorCode:X2}: {term.Error.Description}"
+            ? $"Terminate layer {term.Layer} ({term.LayerValue}), type {term.EType}, code 0x{term.ErrorCode:X2} ({term.Error.Name}): {term.Error.Description}"
+              + (term.CopiedDdpHeader is { } copied ? $"; it names this side's {RdmapOpcodes.GetSpecName(new RdmapControl(copied.RdmapControl).Opcode)}" : "")
             : e.Message;
         string hint = failure.Operation == "hello" && e.Terminate is { Layer: TerminateLayer.Ddp }
             ? $" If {Target(o)} is not `rdmadiag serve --soft` (rping, an application), its receive buffers may be smaller than the 64-octet probe HELLO; check against serve --soft to verify RDMA operations."
             : "";
         return new CheckVerdict(CheckCauses.Terminate,
-            $"{Capitalize(who)} terminated the RDMAP stream during {what} with {decoded} ({e.Message}).{hint}",
+            $"{Capitalize(who)} terminated the RDMAP stream during {what} with {decoded}.{hint}",
             e.Terminate is { } t ? TerminateAdvice.For(t.Error) : CheckCauses.Terminate.Fix);
     }
 
