@@ -168,15 +168,17 @@ public class TerminateTests
     public async Task ReadRequests_BeyondIrd_TerminatesRemoteOperationCatastrophicWithReadRequestCopy()
     {
         MemoryRegion? region = null;
-        var (listener, server, peer) = await RawInitiatorAsync(s => region = s.RegisterMemory(new byte[1 << 20], MemoryAccess.RemoteRead),
+        const int size = 16 << 20;
+        var (listener, server, peer) = await RawInitiatorAsync(s => region = s.RegisterMemory(new byte[size], MemoryAccess.RemoteRead),
             setup: new IwarpSetupOptions { Ird = 1 });
         using var _ = listener;
         using var __ = server;
         using var ___ = peer;
         Assert.Equal(1, server.Parameters!.Ird);
 
-        // Both requests in one TCP write: the first 1 MiB response cannot be done before the second arrives.
-        var read = new ReadRequestHeader(0x1234, 0, 1 << 20, region!.STag, 0);
+        // Both requests in one TCP write, and a first response larger than loopback's socket buffers can
+        // hold while this peer does not read: the first request is still outstanding when the second arrives.
+        var read = new ReadRequestHeader(0x1234, 0, size, region!.STag, 0);
         byte[] first = peer.Fpdu(peer.NextReadRequest(), read, []);
         DdpHeader second = peer.NextReadRequest();
         peer.Send([.. first, .. peer.Fpdu(second, read, [])]);
