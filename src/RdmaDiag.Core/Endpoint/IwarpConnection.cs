@@ -145,7 +145,7 @@ public sealed partial class IwarpConnection : IDisposable
                 SendRtr(parameters.Rtr);
             }
             Start();
-            return parameters;
+            return _parameters!;
         }
         catch (Exception e) when (e is IwarpException or SocketException or ObjectDisposedException)
         {

@@ -34,4 +34,20 @@ public class DataTransferTests
         Completion sent = pair.Client.WaitForCompletion(Wait);
         Assert.Equal(new Completion(1, CompletionOpcode.Send, CompletionStatus.Success, size), sent);
     }
+
+    [Fact]
+    public async Task Connect_ReturnsTheParametersInForce()
+    {
+        using var listener = IwarpListener.Start(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
+        using var client = new IwarpConnection();
+        Task<NegotiatedParameters> connect = client.ConnectAsync(listener.LocalEndPoint);
+        using var server = new IwarpConnection();
+        (await listener.AcceptAsync()).Accept(server);
+
+        NegotiatedParameters parameters = await connect.WaitAsync(Wait);
+
+        Assert.Same(client.Parameters, parameters);
+        Assert.True(parameters.Emss > 0);
+        Assert.Equal(RdmaDiag.Wire.Mpa.Mulpdu.FromEmss(parameters.Emss, markers: false), parameters.Mulpdu);
+    }
 }

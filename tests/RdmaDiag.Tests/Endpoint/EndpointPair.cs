@@ -16,6 +16,8 @@ internal sealed class EndpointPair : IDisposable
         Server = server;
     }
 
+    public static EndpointPair Wrap(IwarpListener listener, IwarpConnection client, IwarpConnection server) => new(listener, client, server);
+
     public IwarpListener Listener { get; }
 
     public IwarpConnection Client { get; }
