@@ -17,6 +17,8 @@ public sealed partial class IwarpConnection
     /// <summary>Free room the receive buffer keeps so that any FPDU, markers included, fits whole.</summary>
     private const int ReceiveRoom = Fpdu.MaxLength + MaxMarkerOverhead;
 
+    private const int SmallRemainder = 4096;
+
     /// <summary>Owned by whoever runs the receive loop: the receive thread for its life, or one inline waiter at a time.</summary>
     private readonly object _progressLock = new();
     private byte[] _receive = [];
@@ -129,8 +131,9 @@ public sealed partial class IwarpConnection
         {
             _receiveStart = _receiveEnd = 0;
         }
-        else if (_receive.Length - _receiveEnd < ReceiveRoom)
+        else if (_receiveStart > 0 && (_receive.Length - _receiveEnd < ReceiveRoom || _receiveEnd - _receiveStart <= SmallRemainder))
         {
+            // Moving a short partial FPDU to the front keeps each receive large (fewer system calls).
             Buffer.BlockCopy(_receive, _receiveStart, _receive, 0, _receiveEnd - _receiveStart);
             _receiveEnd -= _receiveStart;
             _receiveStart = 0;

@@ -79,7 +79,7 @@ public sealed class ProbeClient
         ProbeMessage.FillPattern(data, NextSeed());
         byte[] expected = SHA256.HashData(data);
         long start = Stopwatch.GetTimestamp();
-        _connection.PostWrite(_workRequest++, data, advert.STag, advert.BaseTO, PostFlags.None);
+        _connection.PostWrite(_workRequest++, _message.AsMemory(ProbeMessage.HeaderLength, size), advert.STag, advert.BaseTO, PostFlags.None);
         ProbeMessage reply = Request(new ProbeMessage(ProbeOp.Check, Length: (uint)size, Offset: advert.BaseTO), []);
         return Verify("write", size, start, reply, expected);
     }
@@ -134,7 +134,7 @@ public sealed class ProbeClient
         {
             payload.CopyTo(_message.AsSpan(ProbeMessage.HeaderLength));
         }
-        _connection.PostSend(_workRequest++, _message.AsSpan(0, length), PostFlags.None);
+        _connection.PostSend(_workRequest++, _message.AsMemory(0, length), PostFlags.None);
         Completion completion = WaitFor(CompletionOpcode.Receive);
         int index = (int)completion.WorkRequestId;
         bool parsed = ProbeMessage.TryRead(_receives[index].AsSpan(0, completion.ByteLength), out ProbeMessage reply, out string error);
