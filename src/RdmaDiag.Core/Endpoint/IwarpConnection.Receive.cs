@@ -70,7 +70,7 @@ public sealed partial class IwarpConnection
             {
                 Fail(new IwarpException(IwarpErrorKind.ConnectionReset, ConnectionPhase.FullOperation, $"the receive loop stopped: {e.Message}", e) { RemoteEndPoint = RemoteEndPoint });
             }
-            FlushInboundMessage();
+            FlushReceives();
             if (_terminateSent)
             {
                 DrainAfterTerminate();
@@ -110,12 +110,13 @@ public sealed partial class IwarpConnection
             }
             if (_receiveStopped)
             {
-                FlushInboundMessage();
+                FlushReceives();
             }
         }
         catch (ObjectDisposedException)
         {
             StopReceiving();
+            FlushReceives();
         }
         finally
         {

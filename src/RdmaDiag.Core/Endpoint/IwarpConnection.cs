@@ -531,6 +531,24 @@ public sealed partial class IwarpConnection : IDisposable
     private void FlushOutstanding(IwarpException error)
     {
         FlushOutbound(error);
+        // Receives belong to whoever runs the receive loop; when that is another thread (the receive
+        // thread, or an inline waiter inside a blocking receive) it flushes them as it stops.
+        if (Monitor.TryEnter(_progressLock))
+        {
+            try
+            {
+                FlushReceives();
+            }
+            finally
+            {
+                Monitor.Exit(_progressLock);
+            }
+        }
+    }
+
+    /// <summary>The Send being received, then every posted receive, complete as flushed, in order; the caller owns the receive loop.</summary>
+    private void FlushReceives()
+    {
         FlushInboundMessage();
         while (TryTakeReceive(out ReceiveEntry entry))
         {
