@@ -443,15 +443,9 @@ public sealed partial class IwarpConnection
             }
             Interlocked.Add(ref _bytesSent, total);
         }
-        catch (SocketException e)
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
         {
-            var error = IwarpException.FromSocket(e, ConnectionPhase.FullOperation, RemoteEndPoint, "sending FPDUs");
-            Fail(error);
-            throw error;
-        }
-        catch (ObjectDisposedException)
-        {
-            throw _error ?? new IwarpException(IwarpErrorKind.LocalClose, ConnectionPhase.FullOperation, "the connection was closed locally");
+            throw SendFailed(e);
         }
         finally
         {
@@ -495,16 +489,22 @@ public sealed partial class IwarpConnection
             }
             Interlocked.Add(ref _bytesSent, length);
         }
-        catch (SocketException e)
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
         {
-            var error = IwarpException.FromSocket(e, ConnectionPhase.FullOperation, RemoteEndPoint, "sending FPDUs");
+            throw SendFailed(e);
+        }
+    }
+
+    /// <summary>A socket error while sending fails the connection; a send on a socket closed under us reports why it was closed.</summary>
+    private IwarpException SendFailed(Exception e)
+    {
+        if (e is SocketException socketError)
+        {
+            var error = IwarpException.FromSocket(socketError, ConnectionPhase.FullOperation, RemoteEndPoint, "sending FPDUs");
             Fail(error);
-            throw error;
+            return _error ?? error;
         }
-        catch (ObjectDisposedException)
-        {
-            throw _error ?? new IwarpException(IwarpErrorKind.LocalClose, ConnectionPhase.FullOperation, "the connection was closed locally");
-        }
+        return _error ?? new IwarpException(IwarpErrorKind.LocalClose, ConnectionPhase.FullOperation, "the connection was closed locally");
     }
 
     /// <summary>

@@ -125,7 +125,7 @@ public sealed class IwarpListener : IDisposable
                 {
                     MpaHandshake.SendFrame(socket, reject);
                 }
-                Report(Annotate(refusal, remote));
+                Report(refusal.WithRemote(remote));
                 return;
             }
             var pending = new IwarpConnectionRequest(this, socket, request, decision);
@@ -133,7 +133,7 @@ public sealed class IwarpListener : IDisposable
         }
         catch (IwarpException e)
         {
-            Report(Annotate(e, remote));
+            Report(e.WithRemote(remote));
         }
         catch (Exception e) when (e is SocketException or ObjectDisposedException)
         {
@@ -149,20 +149,6 @@ public sealed class IwarpListener : IDisposable
             }
         }
     }
-
-    private static IwarpException Annotate(IwarpException e, EndPoint? remote) => e.RemoteEndPoint is not null || remote is null ? e
-        : new IwarpException(e.Kind, e.Phase, e.Message, e.InnerException)
-        {
-            DetectedBy = e.DetectedBy,
-            RemoteEndPoint = remote,
-            PeerFrame = e.PeerFrame,
-            PeerPrivateData = e.PeerPrivateData,
-            BytesReceived = e.BytesReceived,
-            FirstBytes = e.FirstBytes,
-            WireError = e.WireError,
-            Waited = e.Waited,
-            SocketError = e.SocketError,
-        };
 
     internal void Report(IwarpException failure)
     {

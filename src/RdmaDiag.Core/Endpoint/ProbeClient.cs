@@ -62,12 +62,10 @@ public sealed class ProbeClient
     /// <summary>A Send of <paramref name="size"/> octets; the server's digest must equal ours.</summary>
     public ProbeResult Send(int size)
     {
-        ProbeAdvert advert = RequireAdvert(size, size <= Advert!.MaxEcho, "Echo limit");
-        Span<byte> payload = _message.AsSpan(ProbeMessage.HeaderLength, size);
-        ProbeMessage.FillPattern(payload, NextSeed());
-        byte[] expected = SHA256.HashData(payload);
+        RequireAdvert(size, size <= Advert!.MaxEcho, "Echo limit");
+        byte[] expected = FillPayload(size);
         long start = Stopwatch.GetTimestamp();
-        ProbeMessage reply = Request(new ProbeMessage(ProbeOp.Echo, Length: (uint)size), payload);
+        ProbeMessage reply = Request(new ProbeMessage(ProbeOp.Echo, Length: (uint)size), _message.AsSpan(ProbeMessage.HeaderLength, size));
         return Verify("send", size, start, reply, expected);
     }
 
@@ -75,9 +73,7 @@ public sealed class ProbeClient
     public ProbeResult Write(int size)
     {
         ProbeAdvert advert = RequireAdvert(size, size <= Advert!.Length, "region length");
-        Span<byte> data = _message.AsSpan(ProbeMessage.HeaderLength, size);
-        ProbeMessage.FillPattern(data, NextSeed());
-        byte[] expected = SHA256.HashData(data);
+        byte[] expected = FillPayload(size);
         long start = Stopwatch.GetTimestamp();
         _connection.PostWrite(_workRequest++, _message.AsMemory(ProbeMessage.HeaderLength, size), advert.STag, advert.BaseTO, PostFlags.None);
         ProbeMessage reply = Request(new ProbeMessage(ProbeOp.Check, Length: (uint)size, Offset: advert.BaseTO), []);
@@ -121,6 +117,14 @@ public sealed class ProbeClient
             throw new ArgumentOutOfRangeException(nameof(size), $"{size} octets exceed the server's {limit} ({advert.Length} region, {advert.MaxEcho} echo) or this client's {_sink.Length}");
         }
         return advert;
+    }
+
+    /// <summary>Fills the payload part of the message buffer with the next pattern; returns its SHA-256.</summary>
+    private byte[] FillPayload(int size)
+    {
+        Span<byte> payload = _message.AsSpan(ProbeMessage.HeaderLength, size);
+        ProbeMessage.FillPattern(payload, NextSeed());
+        return SHA256.HashData(payload);
     }
 
     private ulong NextSeed() => _seed = _seed * 6364136223846793005UL + 1442695040888963407UL;
