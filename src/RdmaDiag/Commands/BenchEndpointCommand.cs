@@ -10,13 +10,13 @@ namespace RdmaDiag.Cli.Commands;
 /// </summary>
 public sealed class BenchEndpointCommand : Command
 {
-    private readonly Option<int> _rounds = new("--rounds") { Description = "Alternating ping-pong rounds (raw TCP, then iWARP)", DefaultValueFactory = _ => 50 };
-    private readonly Option<int> _iterations = new("--iterations") { Description = "Round trips per ping-pong round", DefaultValueFactory = _ => 200 };
+    private readonly Option<int> _rounds = new("--rounds") { Description = "Alternating ping-pong rounds (raw TCP, then iWARP)", DefaultValueFactory = _ => 2000 };
+    private readonly Option<int> _iterations = new("--iterations") { Description = "Round trips per ping-pong round", DefaultValueFactory = _ => 5 };
     private readonly Option<int> _size = new("--size") { Description = "Ping-pong message size in octets", DefaultValueFactory = _ => 64 };
     private readonly Option<string> _mode = new("--progress") { Description = "Who runs the iWARP receive loop: inline (the waiting thread) or background (a receive thread)", DefaultValueFactory = _ => "inline" };
     private readonly Option<bool> _busyPoll = new("--busy-poll") { Description = "Spin instead of sleeping while waiting (burns a core)" };
-    private readonly Option<int> _streamRounds = new("--stream-rounds") { Description = "Alternating streaming rounds", DefaultValueFactory = _ => 10 };
-    private readonly Option<int> _streamMiB = new("--stream-mib") { Description = "MiB streamed per round", DefaultValueFactory = _ => 32 };
+    private readonly Option<int> _streamRounds = new("--stream-rounds") { Description = "Alternating streaming rounds", DefaultValueFactory = _ => 30 };
+    private readonly Option<int> _streamMiB = new("--stream-mib") { Description = "MiB streamed per round", DefaultValueFactory = _ => 8 };
     private readonly Option<int> _messageKiB = new("--message-kib") { Description = "RDMA Write / TCP send size in KiB", DefaultValueFactory = _ => 64 };
 
     public BenchEndpointCommand() : base("endpoint", "Userspace iWARP vs raw TCP on loopback: Send/Recv ping-pong p50/p99 and RDMA Write streaming with CRC on and off.")
