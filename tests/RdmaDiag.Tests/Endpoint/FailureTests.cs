@@ -297,6 +297,10 @@ public class FailureTests
         var (server, peer) = (session.Server, session.Peer);
         byte[] fpdu = peer.Fpdu(peer.NextSend(), RdmapHeader.None, new byte[100]);
         peer.Send(fpdu.AsSpan(0, 30));
+        if (mode == ProgressMode.Background)
+        {
+            SpinWait.SpinUntil(() => server.BytesReceived >= 30, Wait);
+        }
 
         var stall = Assert.Throws<IwarpException>(() => server.WaitForCompletion(TimeSpan.FromMilliseconds(300)));
 
