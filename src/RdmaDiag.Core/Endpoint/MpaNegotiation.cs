@@ -285,6 +285,9 @@ internal static class MpaNegotiation
                 (IwarpErrorKind.MarkersNotSupported, "the Request demanded markers (M=1), which siw and most responders refuse this way"),
             _ when request.CrcPreferred && !reply.CrcPreferred && reply.PrivateData.IsEmpty =>
                 (IwarpErrorKind.CrcPolicyConflict, "the Request asked for CRCs (C=1) and the reject carries C=0, as siw sends when CRCs are forbidden there"),
+            _ when reply.V2Block is { Ird: > 0 and < MpaV2Block.NoNegotiation } offered && request.V2Block is { } asked
+                && asked.Ord != MpaV2Block.NoNegotiation && offered.Ird < asked.Ord && reply.PrivateData.IsEmpty =>
+                (IwarpErrorKind.InsufficientIrd, $"the reject's RFC 6581 block offers IRD {offered.Ird}, below the Request's ORD {asked.Ord} (RFC 6581 §3.3)"),
             _ => (IwarpErrorKind.MpaRejected, "the responder's ULP or policy refused the connection"),
         };
         return new IwarpException(kind, ConnectionPhase.MpaHandshake, $"MPA Reply with R=1 (reject): {why}; {pd}")

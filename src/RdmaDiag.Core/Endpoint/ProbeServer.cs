@@ -46,33 +46,36 @@ public sealed class ProbeServer
     /// </summary>
     public void Run(CancellationToken cancellationToken = default)
     {
-        while (!cancellationToken.IsCancellationRequested)
+        try
         {
-            Completion completion;
-            try
+            while (!cancellationToken.IsCancellationRequested)
             {
-                completion = _connection.WaitForCompletion(TimeSpan.FromMilliseconds(500), cancellationToken);
+                Completion completion;
+                try
+                {
+                    completion = _connection.WaitForCompletion(TimeSpan.FromMilliseconds(500), cancellationToken);
+                }
+                catch (IwarpException e) when (e.Kind == IwarpErrorKind.Stall)
+                {
+                    continue;
+                }
+                if (completion.Opcode != CompletionOpcode.Receive || completion.Status != CompletionStatus.Success)
+                {
+                    continue;
+                }
+                int index = (int)completion.WorkRequestId;
+                Answer(_receives[index].AsSpan(0, completion.ByteLength));
+                RequestsServed++;
+                _connection.PostReceive((ulong)index, _receives[index]);
             }
-            catch (IwarpException e) when (e.Kind == IwarpErrorKind.Stall)
-            {
-                continue;
-            }
-            catch (IwarpException e) when (e.Kind is IwarpErrorKind.ConnectionClosed or IwarpErrorKind.LocalClose)
-            {
-                return;
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
-            if (completion.Opcode != CompletionOpcode.Receive || completion.Status != CompletionStatus.Success)
-            {
-                continue;
-            }
-            int index = (int)completion.WorkRequestId;
-            Answer(_receives[index].AsSpan(0, completion.ByteLength));
-            _connection.PostReceive((ulong)index, _receives[index]);
-            RequestsServed++;
+        }
+        catch (IwarpException e) when (e.Kind is IwarpErrorKind.ConnectionClosed or IwarpErrorKind.LocalClose)
+        {
+            // The client is done (or we are shutting down): a clean end.
+        }
+        catch (OperationCanceledException)
+        {
+            // Shutdown.
         }
     }
 

@@ -46,6 +46,6 @@ public class ProbeProtocolTests
         {
             await Task.Delay(50);
         }
-        Assert.Contains(text, log.ToString());
+        Assert.True(log.ToString().Contains(text), $"log lacks \"{text}\":\n{log}");
     }
 }
