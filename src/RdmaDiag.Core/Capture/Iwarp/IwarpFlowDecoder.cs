@@ -23,6 +23,7 @@ internal sealed class IwarpFlowDecoder : IStreamConsumer
     private readonly ReadQueue[] _reads = [new(), new()];
     private readonly bool[] _mssReported = new bool[2];
     private bool _readTrackingOff;
+    private bool _startFailed;
     private bool _crcNoteReported;
     private bool _ended;
     private (string What, long Frame, long Timestamp)? _close;
@@ -149,7 +150,7 @@ internal sealed class IwarpFlowDecoder : IStreamConsumer
         {
             d.OnEnd(LastFrame);
         }
-        if (Info.Request is { } request && Info.Reply is null)
+        if (Info.Request is { } request && Info.Reply is null && !_startFailed)
         {
             var (until, endTs) = _close is { } c
                 ? (c.What, c.Timestamp)
@@ -165,6 +166,7 @@ internal sealed class IwarpFlowDecoder : IStreamConsumer
     internal void OnStartFrame(MpaDirectionDecoder d, in MpaStartFrame frame, long frameNumber, long ts)
     {
         var seen = new MpaStartFrameSeen(frame, d.Direction, frameNumber, ts);
+        Info.StartFrameList.Add(seen);
         if (!frame.IsReply)
         {
             if (Info.Request is { } earlier)
@@ -365,6 +367,7 @@ internal sealed class IwarpFlowDecoder : IStreamConsumer
 
     private void CloseAll()
     {
+        _startFailed = true;
         foreach (var d in _directions)
         {
             d.Close();
@@ -416,7 +419,7 @@ internal sealed class IwarpFlowDecoder : IStreamConsumer
                 break;
             case SearchReason.Gap:
                 Report(IwarpRules.Resync, frame,
-                    $"{Describe(d.Direction)}: after {(gapOctets > 0 ? $"{gapOctets} octets missing from the capture" : "octets missing from the capture")} (frame {searchFrame}), FPDU boundaries were found again at frame {frame} (stream offset {offset}) from {how}; {skipped} captured octets were passed over.");
+                    $"{Describe(d.Direction)}: after {(gapOctets > 0 ? $"{gapOctets} octets" : "octets")} missing from the capture (known at frame {searchFrame}), FPDU boundaries were found again at frame {frame} (stream offset {offset}) from {how}; {skipped} captured octets were passed over.");
                 break;
             case SearchReason.FramingLost:
                 Report(IwarpRules.Resync, frame,

@@ -173,6 +173,12 @@ internal sealed class MpaDirectionDecoder
         {
             Drain(atEnd: true);
         }
+        if (Phase == DirectionPhase.Fpdus && _skip > 0)
+        {
+            _flow.Report(IwarpRules.Truncated, frame,
+                $"{_flow.Describe(Direction)}: the stream ended inside an FPDU whose last {_skip} octets were never captured.");
+            _skip = 0;
+        }
         if (HeldCount > 0)
         {
             switch (Phase)
