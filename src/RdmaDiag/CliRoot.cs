@@ -20,6 +20,7 @@ public static class CliRoot
     private static IEnumerable<Command> Verbs()
     {
         yield return new SelftestCommand();
+        yield return new BenchCommand();
         yield return new DecodeCommand();
     }
 

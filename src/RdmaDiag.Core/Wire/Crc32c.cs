@@ -16,8 +16,9 @@ namespace RdmaDiag.Wire;
 /// <para>Speed: one <c>crc32</c> instruction has a latency of about three cycles but a throughput of one
 /// per cycle, so a single dependency chain leaves two thirds of the unit idle. Large inputs are cut into
 /// three adjacent blocks whose CRCs run as independent chains; the partial registers are then joined with
-/// crc(s, A‖B) = shift(crc(s, A), |B|) ⊕ crc(0, B), where shift (advancing a register over |B| zero
-/// octets) is linear and so is four table lookups per join.</para>
+/// crc(s, A‖B‖C) = shift(crc(s, A), |B|+|C|) ⊕ shift(crc(0, B), |C|) ⊕ crc(0, C), where shift (advancing
+/// a register over zero octets) is linear in the register and so is four table lookups. Block sizes step
+/// down from 8 KiB to 64 octets so short inputs and tails also run on three chains.</para>
 /// </remarks>
 public static class Crc32c
 {
@@ -29,15 +30,18 @@ public static class Crc32c
     /// <summary>Size of the CRC field on the wire.</summary>
     public const int Size = 4;
 
-    // Three-lane block sizes. LongBlock amortises the join over 24 KiB; ShortBlock keeps 1 KiB inputs on
-    // three lanes; TinyBlock does the same for the tail under 768 octets. All multiples of 8.
+    // Three-lane block sizes, largest first, each a multiple of 8. Bigger blocks amortise the join; the
+    // smaller ones keep short inputs (1 KiB) and the tail of long ones on three lanes.
     private const int LongBlock = 8192;
+    private const int MediumBlock = 1024;
     private const int ShortBlock = 256;
     private const int TinyBlock = 64;
 
-    private static readonly uint[] LongShift = BuildShiftTable(LongBlock);
-    private static readonly uint[] ShortShift = BuildShiftTable(ShortBlock);
-    private static readonly uint[] TinyShift = BuildShiftTable(TinyBlock);
+    // For each block size: shift over one block, then over two blocks (tables of 4 x 256 entries each).
+    private static readonly uint[] LongShift = BuildShiftTables(LongBlock);
+    private static readonly uint[] MediumShift = BuildShiftTables(MediumBlock);
+    private static readonly uint[] ShortShift = BuildShiftTables(ShortBlock);
+    private static readonly uint[] TinyShift = BuildShiftTables(TinyBlock);
     private static readonly uint[] SoftwareTables = BuildSoftwareTables();
 
     /// <summary>True when the CPU has a CRC-32C instruction (x86 SSE4.2 or Arm64 CRC32).</summary>
@@ -81,35 +85,29 @@ public static class Crc32c
     {
         ref byte p = ref MemoryMarshal.GetReference(data);
         nuint length = (nuint)data.Length;
-        while (length >= 3 * LongBlock)
+        nuint at = 0;
+        state = Blocks(state, ref p, ref at, length, LongBlock, LongShift);
+        state = Blocks(state, ref p, ref at, length, MediumBlock, MediumShift);
+        state = Blocks(state, ref p, ref at, length, ShortBlock, ShortShift);
+        state = Blocks(state, ref p, ref at, length, TinyBlock, TinyShift);
+        for (; length - at >= 8; at += 8)
         {
-            state = ThreeLanes(state, ref p, LongBlock, LongShift);
-            p = ref Unsafe.Add(ref p, 3 * LongBlock);
-            length -= 3 * LongBlock;
+            state = BitOperations.Crc32C(state, Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref p, at)));
         }
-        while (length >= 3 * ShortBlock)
+        for (; at < length; at++)
         {
-            state = ThreeLanes(state, ref p, ShortBlock, ShortShift);
-            p = ref Unsafe.Add(ref p, 3 * ShortBlock);
-            length -= 3 * ShortBlock;
+            state = BitOperations.Crc32C(state, Unsafe.Add(ref p, at));
         }
-        while (length >= 3 * TinyBlock)
+        return state;
+    }
+
+    /// <summary>Consumes as many three-block groups of <paramref name="block"/> octets as fit.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static uint Blocks(uint state, ref byte p, ref nuint at, nuint length, nuint block, uint[] shift)
+    {
+        for (; length - at >= 3 * block; at += 3 * block)
         {
-            state = ThreeLanes(state, ref p, TinyBlock, TinyShift);
-            p = ref Unsafe.Add(ref p, 3 * TinyBlock);
-            length -= 3 * TinyBlock;
-        }
-        while (length >= 8)
-        {
-            state = BitOperations.Crc32C(state, Unsafe.ReadUnaligned<ulong>(ref p));
-            p = ref Unsafe.Add(ref p, 8);
-            length -= 8;
-        }
-        while (length > 0)
-        {
-            state = BitOperations.Crc32C(state, p);
-            p = ref Unsafe.Add(ref p, 1);
-            length--;
+            state = ThreeLanes(state, ref Unsafe.Add(ref p, at), block, shift);
         }
         return state;
     }
@@ -126,53 +124,57 @@ public static class Crc32c
             c1 = BitOperations.Crc32C(c1, Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref p1, i)));
             c2 = BitOperations.Crc32C(c2, Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref p2, i)));
         }
-        c0 = Shift(shift, c0) ^ c1;
-        return Shift(shift, c0) ^ c2;
+        // Both shifts read their tables in parallel: crc = shift2(c0) ^ shift1(c1) ^ c2.
+        ref uint tables = ref MemoryMarshal.GetArrayDataReference(shift);
+        return Shift(ref Unsafe.Add(ref tables, 1024), c0) ^ Shift(ref tables, c1) ^ c2;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static uint Shift(uint[] table, uint crc)
-    {
-        ref uint t = ref MemoryMarshal.GetArrayDataReference(table);
-        return Unsafe.Add(ref t, (int)(crc & 0xFF))
-             ^ Unsafe.Add(ref t, 256 + (int)((crc >> 8) & 0xFF))
-             ^ Unsafe.Add(ref t, 512 + (int)((crc >> 16) & 0xFF))
-             ^ Unsafe.Add(ref t, 768 + (int)(crc >> 24));
-    }
+    private static uint Shift(ref uint t, uint crc) =>
+        Unsafe.Add(ref t, (int)(crc & 0xFF))
+        ^ Unsafe.Add(ref t, 256 + (int)((crc >> 8) & 0xFF))
+        ^ Unsafe.Add(ref t, 512 + (int)((crc >> 16) & 0xFF))
+        ^ Unsafe.Add(ref t, 768 + (int)(crc >> 24));
 
     /// <summary>
-    /// Four 256-entry tables for "advance a register over <paramref name="zeroOctets"/> zero octets":
-    /// the map is linear in the register, so it is the XOR of its values on the 32 single-bit registers.
+    /// Tables for "advance a register over <paramref name="zeroOctets"/> zero octets" (entries 0..1023) and over
+    /// twice that (1024..2047). Each map is linear in the register, so four 256-entry tables, one per register
+    /// octet, hold the XOR of its values on the single-bit registers.
     /// </summary>
-    private static uint[] BuildShiftTable(int zeroOctets)
+    private static uint[] BuildShiftTables(int zeroOctets)
     {
+        var tables = new uint[2 * 4 * 256];
         Span<uint> basis = stackalloc uint[32];
         for (int bit = 0; bit < 32; bit++)
         {
-            uint r = 1u << bit;
-            for (int i = 0; i < zeroOctets; i++)
-            {
-                r = SoftwareByte(r, 0);
-            }
-            basis[bit] = r;
+            basis[bit] = 1u << bit;
         }
-        var table = new uint[4 * 256];
-        for (int octet = 0; octet < 4; octet++)
+        for (int half = 0; half < 2; half++)
         {
-            for (int value = 0; value < 256; value++)
+            for (int bit = 0; bit < 32; bit++)
             {
-                uint r = 0;
-                for (int bit = 0; bit < 8; bit++)
+                for (int i = 0; i < zeroOctets; i += 8)
                 {
-                    if ((value & (1 << bit)) != 0)
-                    {
-                        r ^= basis[8 * octet + bit];
-                    }
+                    basis[bit] = BitOperations.Crc32C(basis[bit], 0UL);
                 }
-                table[256 * octet + value] = r;
+            }
+            for (int octet = 0; octet < 4; octet++)
+            {
+                for (int value = 0; value < 256; value++)
+                {
+                    uint r = 0;
+                    for (int bit = 0; bit < 8; bit++)
+                    {
+                        if ((value & (1 << bit)) != 0)
+                        {
+                            r ^= basis[8 * octet + bit];
+                        }
+                    }
+                    tables[1024 * half + 256 * octet + value] = r;
+                }
             }
         }
-        return table;
+        return tables;
     }
 
     private static uint SoftwareByte(uint crc, byte value)

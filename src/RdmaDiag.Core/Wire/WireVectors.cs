@@ -1,3 +1,6 @@
+using RdmaDiag.Wire.Ddp;
+using RdmaDiag.Wire.Rdmap;
+
 namespace RdmaDiag.Wire;
 
 /// <summary>
@@ -64,4 +67,18 @@ internal static class WireVectors
         Hex("002A 4143 00000000 00000000 00000001 00000000" + new string('0', 48)), Hex("B7243EC3"));
 
     internal static IReadOnlyList<FpduVector> Fpdus { get; } = [SendHello, WriteRtr, ReadRtr, TerminateCrc, Figure5Unmarked];
+
+    /// <summary>A §8 FPDU and the message fields it encodes.</summary>
+    internal sealed record FpduMessage(FpduVector Vector, DdpHeader Ddp, RdmapHeader Header, byte[] Payload);
+
+    private static DdpHeader Untagged(RdmapOpcode opcode, uint queueNumber) => DdpHeader.CreateUntagged(RdmapControl.Encode(opcode), queueNumber, 1);
+
+    internal static IReadOnlyList<FpduMessage> FpduMessages { get; } =
+    [
+        new(SendHello, Untagged(RdmapOpcode.Send, 0), RdmapHeader.None, "hello"u8.ToArray()),
+        new(WriteRtr, DdpHeader.CreateTagged(RdmapControl.Encode(RdmapOpcode.RdmaWrite), 1, 1), RdmapHeader.None, []),
+        new(ReadRtr, Untagged(RdmapOpcode.RdmaReadRequest, 1), new ReadRequestHeader(SinkSTag: 1, SinkTO: 1, ReadSize: 0, SourceSTag: 1, SourceTO: 1), []),
+        new(TerminateCrc, Untagged(RdmapOpcode.Terminate, 2), new TerminateHeader(TerminateErrors.MpaCrcError), []),
+        new(Figure5Unmarked, Untagged(RdmapOpcode.Send, 0), RdmapHeader.None, new byte[24]),
+    ];
 }

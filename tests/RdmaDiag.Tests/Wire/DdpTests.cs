@@ -74,14 +74,20 @@ public class DdpTests
         }).QuickCheckThrowOnFailure();
     }
 
-    [Fact]
-    public void Segmenter_Rfc5041UntaggedExample_1482Then566()
+    private static List<DdpSegment> Collect(DdpSegmenter segmenter)
     {
         var segments = new List<DdpSegment>();
-        foreach (var segment in new DdpSegmenter(DdpHeader.CreateUntagged(SendControl, 0, 7), 2048, 1500))
+        foreach (var segment in segmenter)
         {
             segments.Add(segment);
         }
+        return segments;
+    }
+
+    [Fact]
+    public void Segmenter_Rfc5041UntaggedExample_1482Then566()
+    {
+        var segments = Collect(new DdpSegmenter(DdpHeader.CreateUntagged(SendControl, 0, 7), 2048, 1500));
         Assert.Equal(2, segments.Count);
         Assert.Equal((0L, 1482), (segments[0].Offset, segments[0].Length));
         Assert.Equal(0u, segments[0].Header.MessageOffset);
@@ -95,11 +101,7 @@ public class DdpTests
     [Fact]
     public void Segmenter_Rfc5041TaggedExample_To16384Then17870()
     {
-        var segments = new List<DdpSegment>();
-        foreach (var segment in new DdpSegmenter(DdpHeader.CreateTagged(WriteControl, 0x55, 16384), 2048, 1500))
-        {
-            segments.Add(segment);
-        }
+        var segments = Collect(new DdpSegmenter(DdpHeader.CreateTagged(WriteControl, 0x55, 16384), 2048, 1500));
         Assert.Equal(2, segments.Count);
         Assert.Equal((16384ul, 1486, false), (segments[0].Header.TaggedOffset, segments[0].Length, segments[0].Header.Last));
         Assert.Equal((17870ul, 562, true), (segments[1].Header.TaggedOffset, segments[1].Length, segments[1].Header.Last));
@@ -110,12 +112,7 @@ public class DdpTests
     {
         var segmenter = new DdpSegmenter(DdpHeader.CreateTagged(WriteControl, 1, 1, last: false), 0, 1500);
         Assert.Equal(1, segmenter.SegmentCount);
-        var segments = new List<DdpSegment>();
-        foreach (var segment in segmenter)
-        {
-            segments.Add(segment);
-        }
-        var only = Assert.Single(segments);
+        var only = Assert.Single(Collect(segmenter));
         Assert.Equal(0, only.Length);
         Assert.True(only.Header.Last);
     }

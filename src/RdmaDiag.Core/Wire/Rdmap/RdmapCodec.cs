@@ -76,60 +76,38 @@ public static class RdmapCodec
             return OperationStatus.InvalidData;
         }
 
-        RdmapHeader header;
-        int headerLength;
-        switch (RdmapHeader.KindFor(opcode))
+        RdmapHeaderKind kind = RdmapHeader.KindFor(opcode);
+        RdmapHeader header = RdmapHeader.None;
+        int headerLength = 0;
+        if (kind == RdmapHeaderKind.Terminate)
         {
-            case RdmapHeaderKind.ReadRequest:
-                if (rest.Length != ReadRequestHeader.Length)
-                {
-                    error = new WireError(WireErrorKind.ReadRequestLength, rest.Length, ReadRequestHeader.Length);
-                    return OperationStatus.InvalidData;
-                }
-                ReadRequestHeader.TryRead(rest, out var readRequest);
-                (header, headerLength) = (readRequest, ReadRequestHeader.Length);
-                break;
-            case RdmapHeaderKind.Terminate:
-                if (TerminateHeader.TryRead(rest, out var terminate, out headerLength, out error) != OperationStatus.Done)
-                {
-                    return OperationStatus.InvalidData;
-                }
-                header = terminate;
-                break;
-            case RdmapHeaderKind.ImmediateData:
-                if (rest.Length != ImmediateData.Length)
-                {
-                    error = new WireError(WireErrorKind.ImmediateDataLength, rest.Length, ImmediateData.Length);
-                    return OperationStatus.InvalidData;
-                }
-                ImmediateData.TryRead(rest, out var immediate);
-                (header, headerLength) = (immediate, ImmediateData.Length);
-                break;
-            case RdmapHeaderKind.AtomicRequest:
-                if (rest.Length != AtomicRequest.Length)
-                {
-                    error = new WireError(WireErrorKind.AtomicRequestLength, rest.Length, AtomicRequest.Length);
-                    return OperationStatus.InvalidData;
-                }
-                AtomicRequest.TryRead(rest, out var atomicRequest);
-                (header, headerLength) = (atomicRequest, AtomicRequest.Length);
-                break;
-            case RdmapHeaderKind.AtomicResponse:
-                if (rest.Length != AtomicResponse.Length)
-                {
-                    error = new WireError(WireErrorKind.AtomicResponseLength, rest.Length, AtomicResponse.Length);
-                    return OperationStatus.InvalidData;
-                }
-                AtomicResponse.TryRead(rest, out var atomicResponse);
-                (header, headerLength) = (atomicResponse, AtomicResponse.Length);
-                break;
-            default:
-                (header, headerLength) = (RdmapHeader.None, 0);
-                break;
+            if (TerminateHeader.TryRead(rest, out var terminate, out headerLength, out error) != OperationStatus.Done)
+            {
+                return OperationStatus.InvalidData;
+            }
+            header = terminate;
+        }
+        else if (kind != RdmapHeaderKind.None)
+        {
+            headerLength = RdmapHeader.FixedLength(kind);
+            if (rest.Length != headerLength)
+            {
+                error = new WireError(LengthError(kind), rest.Length, headerLength);
+                return OperationStatus.InvalidData;
+            }
+            header = RdmapHeader.ReadFixed(kind, rest);
         }
         segment = new RdmapSegment(ddp, control, header, rest[headerLength..]);
         return OperationStatus.Done;
     }
+
+    private static WireErrorKind LengthError(RdmapHeaderKind kind) => kind switch
+    {
+        RdmapHeaderKind.ReadRequest => WireErrorKind.ReadRequestLength,
+        RdmapHeaderKind.ImmediateData => WireErrorKind.ImmediateDataLength,
+        RdmapHeaderKind.AtomicRequest => WireErrorKind.AtomicRequestLength,
+        _ => WireErrorKind.AtomicResponseLength,
+    };
 
     /// <summary>ULPDU length for these parts.</summary>
     public static int GetUlpduLength(in DdpHeader ddp, in RdmapHeader header, int payloadLength) => ddp.Length + header.Length + payloadLength;

@@ -66,15 +66,40 @@ public readonly struct RdmapHeader
     public AtomicResponse AtomicResponse => _kind == RdmapHeaderKind.AtomicResponse ? _atomicResponse : throw WrongKind(RdmapHeaderKind.AtomicResponse);
 
     /// <summary>Octets the header occupies after the DDP header.</summary>
-    public int Length => _kind switch
+    public int Length => _kind == RdmapHeaderKind.Terminate ? _terminate.Length : FixedLength(_kind);
+
+    /// <summary>The exact RDMAP header length of a kind; 0 for None, -1 for the variable Terminate.</summary>
+    public static int FixedLength(RdmapHeaderKind kind) => kind switch
     {
         RdmapHeaderKind.ReadRequest => ReadRequestHeader.Length,
-        RdmapHeaderKind.Terminate => _terminate.Length,
         RdmapHeaderKind.ImmediateData => ImmediateData.Length,
         RdmapHeaderKind.AtomicRequest => AtomicRequest.Length,
         RdmapHeaderKind.AtomicResponse => AtomicResponse.Length,
+        RdmapHeaderKind.Terminate => -1,
         _ => 0,
     };
+
+    /// <summary>Reads a fixed-length header of <paramref name="kind"/>; the caller has checked the length.</summary>
+    internal static RdmapHeader ReadFixed(RdmapHeaderKind kind, ReadOnlySpan<byte> source)
+    {
+        switch (kind)
+        {
+            case RdmapHeaderKind.ReadRequest:
+                ReadRequestHeader.TryRead(source, out var readRequest);
+                return readRequest;
+            case RdmapHeaderKind.ImmediateData:
+                ImmediateData.TryRead(source, out var immediate);
+                return immediate;
+            case RdmapHeaderKind.AtomicRequest:
+                AtomicRequest.TryRead(source, out var atomicRequest);
+                return atomicRequest;
+            case RdmapHeaderKind.AtomicResponse:
+                AtomicResponse.TryRead(source, out var atomicResponse);
+                return atomicResponse;
+            default:
+                return None;
+        }
+    }
 
     public int Write(Span<byte> destination) => _kind switch
     {
