@@ -21,6 +21,7 @@ public static class CliRoot
     {
         yield return new SelftestCommand();
         yield return new BenchCommand();
+        yield return new CaptureCommand();
         yield return new DecodeCommand();
     }
 

@@ -58,6 +58,8 @@ public sealed class TcpTracker
         public readonly bool[] InZeroWindow = new bool[2];
         public readonly bool[] MssReported = new bool[2];
         public bool SynResetReported;
+        /// <summary>An ICMP error about this flow arrived: its SYN was answered, just not by TCP.</summary>
+        public bool IcmpAnswered;
         public bool RstReported;
     }
 
@@ -369,6 +371,7 @@ public sealed class TcpTracker
         }
         else
         {
+            Extras(flow).IcmpAnswered = true;
             Report(rule, flow, message);
         }
     }
@@ -480,7 +483,7 @@ public sealed class TcpTracker
                 continue;
             }
             var client = flow.Client;
-            if (flow.State == TcpFlowState.SynSent && client.SynSeen)
+            if (flow.State == TcpFlowState.SynSent && client.SynSeen && !Extras(flow).IcmpAnswered)
             {
                 var waited = (Counters.LastTimestampNanos - client.FirstSynTimestampNanos) / 1e9;
                 _findings.Report(CaptureRules.SynUnanswered.At(client.FirstSynFrame, flow.Id,
