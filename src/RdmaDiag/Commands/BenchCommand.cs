@@ -11,6 +11,7 @@ public sealed class BenchCommand : Command
     {
         Subcommands.Add(new CrcCommand());
         Subcommands.Add(new BenchEndpointCommand());
+        Subcommands.Add(new BenchDecodeCommand());
     }
 
     /// <summary>`rdmadiag bench crc [--seconds S]`.</summary>

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using RdmaDiag.Diagnostics.Findings;
 
 namespace RdmaDiag.Capture.Iwarp;
@@ -93,17 +94,16 @@ public sealed class IwarpCaptureDecoder : IStreamConsumerFactory
 
     internal void Emit(in IwarpFpdu fpdu) => _frames?.OnFpdu(in fpdu);
 
-    /// <summary>Reports unless this flow already had its share of this rule; the rest are counted for a closing note.</summary>
-    internal void Report(FindingRule rule, int flow, long frame, string message, string? fix)
+    /// <summary>Counts a finding of <paramref name="rule"/> in <paramref name="flow"/>; true while the flow has not had its share (the rest are counted for a closing note).</summary>
+    internal bool Admit(FindingRule rule, int flow)
     {
-        var key = (flow, rule.Id);
-        _ruleCounts.TryGetValue(key, out var n);
-        _ruleCounts[key] = n + 1;
-        if (n < _options.MaxFindingsPerRulePerFlow)
-        {
-            _findings.Report(new Finding(rule.Id, rule.Severity, frame, flow, message, fix ?? rule.Fix));
-        }
+        ref var n = ref CollectionsMarshal.GetValueRefOrAddDefault(_ruleCounts, (flow, rule.Id), out _);
+        return n++ < _options.MaxFindingsPerRulePerFlow;
     }
+
+    /// <summary>Lists an admitted finding.</summary>
+    internal void Add(FindingRule rule, int flow, long frame, string message, string? fix) =>
+        _findings.Report(new Finding(rule.Id, rule.Severity, frame, flow, message, fix ?? rule.Fix));
 
     private void ReportSuppressed()
     {

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Text;
 using RdmaDiag.Diagnostics.Findings;
 using RdmaDiag.Wire;
@@ -22,7 +23,9 @@ internal sealed class IwarpFlowDecoder : IStreamConsumer
     private readonly bool[] _msnFromStart = [true, true];
     private readonly ReadQueue[] _reads = [new(), new()];
     private readonly bool[] _mssReported = new bool[2];
+    private readonly int[] _payloadPerSegment = [-1, -1];
     private bool _readTrackingOff;
+    private bool _startFailed;
     private bool _crcNoteReported;
     private bool _ended;
     private (string What, long Frame, long Timestamp)? _close;
@@ -110,7 +113,17 @@ internal sealed class IwarpFlowDecoder : IStreamConsumer
 
     private string Receiver(FlowDirection d) => Tcp.Receiver(d).Endpoint.ToString();
 
-    public void Report(FindingRule rule, long frame, string message, string? fix = null) => _context.Report(rule, Tcp.Id, frame, message, fix);
+    /// <summary>Counts the finding; true when it is to be listed (the flow has not had its share of this rule).</summary>
+    public bool Admit(FindingRule rule) => _context.Admit(rule, Tcp.Id);
+
+    /// <summary>Reports a finding; the message is only formatted when <see cref="Admit"/> lets it through.</summary>
+    public void Report(FindingRule rule, long frame, [InterpolatedStringHandlerArgument("", "rule")] ref FindingMessage message, string? fix = null)
+    {
+        if (message.Admitted)
+        {
+            _context.Add(rule, Tcp.Id, frame, message.ToStringAndClear(), fix);
+        }
+    }
 
     // ---- IStreamConsumer ----
 
@@ -149,7 +162,7 @@ internal sealed class IwarpFlowDecoder : IStreamConsumer
         {
             d.OnEnd(LastFrame);
         }
-        if (Info.Request is { } request && Info.Reply is null)
+        if (Info.Request is { } request && Info.Reply is null && !_startFailed)
         {
             var (until, endTs) = _close is { } c
                 ? (c.What, c.Timestamp)
@@ -165,6 +178,7 @@ internal sealed class IwarpFlowDecoder : IStreamConsumer
     internal void OnStartFrame(MpaDirectionDecoder d, in MpaStartFrame frame, long frameNumber, long ts)
     {
         var seen = new MpaStartFrameSeen(frame, d.Direction, frameNumber, ts);
+        Info.StartFrameList.Add(seen);
         if (!frame.IsReply)
         {
             if (Info.Request is { } earlier)
@@ -273,7 +287,8 @@ internal sealed class IwarpFlowDecoder : IStreamConsumer
             }
             if (problems.Count > 0)
             {
-                Report(IwarpRules.V2Negotiation, Info.Reply.FrameNumber, $"RFC 6581 values ({ask} in frame {seenRequest.FrameNumber}; {got} in frame {Info.Reply.FrameNumber}): {string.Join("; ", problems)}.");
+                var reply1 = Info.Reply.FrameNumber;
+                Report(IwarpRules.V2Negotiation, reply1, $"RFC 6581 values ({ask} in frame {seenRequest.FrameNumber}; {got} in frame {reply1}): {string.Join("; ", problems)}.");
             }
         }
     }
@@ -365,6 +380,7 @@ internal sealed class IwarpFlowDecoder : IStreamConsumer
 
     private void CloseAll()
     {
+        _startFailed = true;
         foreach (var d in _directions)
         {
             d.Close();
@@ -416,7 +432,7 @@ internal sealed class IwarpFlowDecoder : IStreamConsumer
                 break;
             case SearchReason.Gap:
                 Report(IwarpRules.Resync, frame,
-                    $"{Describe(d.Direction)}: after {(gapOctets > 0 ? $"{gapOctets} octets missing from the capture" : "octets missing from the capture")} (frame {searchFrame}), FPDU boundaries were found again at frame {frame} (stream offset {offset}) from {how}; {skipped} captured octets were passed over.");
+                    $"{Describe(d.Direction)}: after {(gapOctets > 0 ? $"{gapOctets} octets" : "octets")} missing from the capture (known at frame {searchFrame}), FPDU boundaries were found again at frame {frame} (stream offset {offset}) from {how}; {skipped} captured octets were passed over.");
                 break;
             case SearchReason.FramingLost:
                 Report(IwarpRules.Resync, frame,
@@ -486,17 +502,18 @@ internal sealed class IwarpFlowDecoder : IStreamConsumer
 
     private void CheckMss(in IwarpFpdu f, IwarpDirectionStats stats)
     {
-        var mss = Tcp.Receiver(f.Direction).Mss;
-        if (mss == 0)
+        ref var effective = ref _payloadPerSegment[(int)f.Direction];
+        if (effective < 0)
         {
-            return;
+            // Known once the FPDUs flow (the SYNs came first); with TCP timestamps on both sides every segment carries 12 option octets.
+            var announced = Tcp.Receiver(f.Direction).Mss;
+            effective = announced == 0 ? int.MaxValue : announced - (Tcp.Client.Timestamps && Tcp.Server.Timestamps ? 12 : 0);
         }
-        // With TCP timestamps on both sides every segment carries 12 option octets, so less payload fits.
-        var effective = mss - (Tcp.Client.Timestamps && Tcp.Server.Timestamps ? 12 : 0);
         if (f.WireLength <= effective)
         {
             return;
         }
+        var mss = Tcp.Receiver(f.Direction).Mss;
         stats.OverMss++;
         if (!_mssReported[(int)f.Direction])
         {
@@ -508,16 +525,17 @@ internal sealed class IwarpFlowDecoder : IStreamConsumer
 
     private void CheckVersions(in IwarpFpdu f)
     {
-        var rdmac = Info.Request?.Frame.Rev == 0 || Info.Reply?.Frame.Rev == 0 ? " The MPA handshake used Rev 0 (RDMAC)." : "";
         if (f.Ddp.Dv != Wire.Ddp.DdpHeader.CurrentVersion)
         {
-            Report(IwarpRules.DdpVersion, f.Frame, $"{Describe(f.Direction)}: {RdmapOpcodes.GetSpecName(f.Opcode)} segment with DDP version {f.Ddp.Dv} (stream offset {f.StreamOffset}).{rdmac}");
+            Report(IwarpRules.DdpVersion, f.Frame, $"{Describe(f.Direction)}: {RdmapOpcodes.GetSpecName(f.Opcode)} segment with DDP version {f.Ddp.Dv} (stream offset {f.StreamOffset}).{Rdmac()}");
         }
         if (f.Control.Version != RdmapControl.CurrentVersion)
         {
-            Report(IwarpRules.RdmapVersion, f.Frame, $"{Describe(f.Direction)}: {RdmapOpcodes.GetSpecName(f.Opcode)} with RDMAP version {f.Control.Version} (stream offset {f.StreamOffset}).{rdmac}");
+            Report(IwarpRules.RdmapVersion, f.Frame, $"{Describe(f.Direction)}: {RdmapOpcodes.GetSpecName(f.Opcode)} with RDMAP version {f.Control.Version} (stream offset {f.StreamOffset}).{Rdmac()}");
         }
     }
+
+    private string Rdmac() => Info.Request?.Frame.Rev == 0 || Info.Reply?.Frame.Rev == 0 ? " The MPA handshake used Rev 0 (RDMAC)." : "";
 
     /// <summary>Follows the message sequence: MSNs per queue, Read Requests and their Responses, Terminates.</summary>
     private void Follow(in IwarpFpdu f)
@@ -647,6 +665,10 @@ internal sealed class IwarpFlowDecoder : IStreamConsumer
     {
         var t = f.Header.Terminate;
         Info.Terminates[(int)f.Direction] ??= t;
+        if (!Admit(IwarpRules.Terminate))
+        {
+            return;
+        }
         var e = t.Error;
         var sb = new StringBuilder();
         sb.Append($"{Sender(f.Direction)} terminated the connection: {e.Description} (layer {t.LayerValue} {TerminateErrors.LayerName(t.LayerValue)}, error type {t.EType}, code 0x{t.ErrorCode:X2}; {e.Name}).");
@@ -666,6 +688,6 @@ internal sealed class IwarpFlowDecoder : IStreamConsumer
         {
             sb.Append(" R=1, but no RDMA header copy follows (as Linux siw sends for Send errors).");
         }
-        Report(IwarpRules.Terminate, f.Frame, sb.ToString(), TerminateAdvice.For(e));
+        _context.Add(IwarpRules.Terminate, Tcp.Id, f.Frame, sb.ToString(), TerminateAdvice.For(e));
     }
 }

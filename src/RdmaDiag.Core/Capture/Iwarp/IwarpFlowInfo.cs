@@ -54,6 +54,11 @@ public sealed class IwarpFlowInfo
 
     public MpaStartFrameSeen? Reply { get; internal set; }
 
+    /// <summary>Every start frame that could be read, in order, including ones out of place (a second Request).</summary>
+    public IReadOnlyList<MpaStartFrameSeen> StartFrames => StartFrameList;
+
+    internal List<MpaStartFrameSeen> StartFrameList { get; } = [];
+
     /// <summary>The direction the MPA Request travelled (initiator → responder), when known.</summary>
     public FlowDirection? InitiatorDirection => Request?.Direction ?? (Reply is { } r ? Opposite(r.Direction) : null);
 

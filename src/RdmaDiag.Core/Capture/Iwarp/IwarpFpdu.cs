@@ -21,6 +21,28 @@ public enum CrcStatus : byte
 public readonly ref struct IwarpFpdu
 {
     internal IwarpFpdu(TcpFlow flow, FlowDirection direction, long frame, long lastFrame, long timestampNanos, long streamOffset,
+        int wireLength, ReadOnlySpan<byte> ulpdu, uint crcField, CrcStatus crc, uint computedCrc, bool hasDdp, in RdmapSegment segment, WireError error)
+    {
+        Flow = flow;
+        Direction = direction;
+        Frame = frame;
+        LastFrame = lastFrame;
+        TimestampNanos = timestampNanos;
+        StreamOffset = streamOffset;
+        WireLength = wireLength;
+        Ulpdu = ulpdu;
+        CrcFieldValue = crcField;
+        Crc = crc;
+        ComputedCrc = computedCrc;
+        HasDdp = hasDdp;
+        Ddp = segment.Ddp;
+        Control = segment.Control;
+        Header = segment.Header;
+        PayloadLength = segment.Payload.Length;
+        Error = error;
+    }
+
+    internal IwarpFpdu(TcpFlow flow, FlowDirection direction, long frame, long lastFrame, long timestampNanos, long streamOffset,
         int wireLength, ReadOnlySpan<byte> ulpdu, uint crcField, CrcStatus crc, uint computedCrc, bool hasDdp, in DdpHeader ddp, RdmapControl control,
         in RdmapHeader header, int payloadLength, WireError error)
     {
@@ -80,14 +102,19 @@ public readonly ref struct IwarpFpdu
     /// <summary>True when the ULPDU holds a whole DDP header (the <see cref="Ddp"/> and <see cref="Control"/> fields are read).</summary>
     public bool HasDdp { get; }
 
-    public DdpHeader Ddp { get; }
+    // Fields rather than properties: these structs are large and read many times per FPDU; a field is read in place.
+#pragma warning disable CA1051
+    /// <summary>The DDP header (valid when <see cref="HasDdp"/>).</summary>
+    public readonly DdpHeader Ddp;
 
-    public RdmapControl Control { get; }
+    public readonly RdmapControl Control;
+
+    /// <summary>The opcode's RDMAP header; Kind None when the message has none or could not be decoded (<see cref="Error"/>).</summary>
+    public readonly RdmapHeader Header;
+#pragma warning restore CA1051
 
     public RdmapOpcode Opcode => Control.Opcode;
 
-    /// <summary>The opcode's RDMAP header; Kind None when the message has none or could not be decoded (<see cref="Error"/>).</summary>
-    public RdmapHeader Header { get; }
 
     /// <summary>ULP payload octets after the headers.</summary>
     public int PayloadLength { get; }

@@ -16,6 +16,7 @@ public sealed class MpaStreamWriter
     private readonly byte[] _fpdu = new byte[Wire.Mpa.Fpdu.MaxLength];
     private readonly byte[] _marked = new byte[Wire.Mpa.Fpdu.MaxLength + 4 * (Wire.Mpa.Fpdu.MaxLength / (MpaMarkers.Interval - MpaMarkers.Length) + 2)];
     private readonly uint[] _msn = [1, 1, 1, 1];
+    private readonly List<int> _ends = [];
     private byte[] _buffer = new byte[64 * 1024];
     private int _length;
     private MarkerInserter _markers;
@@ -35,7 +36,14 @@ public sealed class MpaStreamWriter
     /// <summary>Octets of full operation written so far (markers included), from SeqStart.</summary>
     public long FullOperationOctets { get; private set; }
 
-    public void Clear() => _length = 0;
+    /// <summary>Where each start frame or FPDU in <see cref="Pending"/> ends, in order.</summary>
+    public IReadOnlyList<int> FrameEnds => _ends;
+
+    public void Clear()
+    {
+        _length = 0;
+        _ends.Clear();
+    }
 
     /// <summary>The MSN the next message on queue <paramref name="qn"/> gets.</summary>
     public uint NextMsn(int qn) => _msn[qn];
@@ -49,6 +57,7 @@ public sealed class MpaStreamWriter
         var n = frame.EncodedLength;
         frame.Write(Reserve(n));
         _length += n;
+        _ends.Add(_length);
     }
 
     /// <summary>Appends raw octets (a corrupted frame, garbage, a frame from another protocol).</summary>
@@ -56,6 +65,7 @@ public sealed class MpaStreamWriter
     {
         octets.CopyTo(Reserve(octets.Length));
         _length += octets.Length;
+        _ends.Add(_length);
     }
 
     /// <summary>
@@ -137,6 +147,7 @@ public sealed class MpaStreamWriter
             destination[wire.Length - Crc32c.Size] ^= 0xFF;
         }
         _length += wire.Length;
+        _ends.Add(_length);
         FullOperationOctets += wire.Length;
         return wire.Length;
     }

@@ -76,11 +76,19 @@ public sealed class SynthTcpConnection
         Ack(SynthSide.Client);
     }
 
-    /// <summary>A SYN from the client, or a SYN-ACK from the server, announcing <paramref name="mss"/>.</summary>
+    /// <summary>
+    /// A SYN from the client, or a SYN-ACK from the server, announcing <paramref name="mss"/>. Sent again
+    /// (a SYN retransmission) it carries the same sequence number.
+    /// </summary>
     public void Syn(SynthSide side, ushort mss = 1460)
     {
         var end = _ends[(int)side];
         var flags = side == SynthSide.Client ? TcpFlags.Syn : TcpFlags.Syn | TcpFlags.Ack;
+        if (end.SynSent)
+        {
+            Emit(side, end.Next - 1, flags, [], mss);
+            return;
+        }
         Emit(side, end.Next, flags, [], mss);
         end.Next++;
         end.SynSent = true;
