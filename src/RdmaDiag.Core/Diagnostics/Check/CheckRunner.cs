@@ -224,9 +224,7 @@ public static class CheckRunner
             long connectStart = Stopwatch.GetTimestamp();
             try
             {
-                NegotiatedParameters negotiated = connection.Connect(target, setup, options.PrivateData);
-                // Connect returns the parameters before the EMSS and MULPDU are filled in; the connection's own copy has them.
-                _o.Parameters = connection.Parameters ?? negotiated;
+                _o.Parameters = connection.Connect(target, setup, options.PrivateData);
             }
             catch (IwarpException e)
             {

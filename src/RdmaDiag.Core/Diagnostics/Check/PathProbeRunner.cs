@@ -21,8 +21,7 @@ internal static class PathProbeRunner
         NegotiatedParameters parameters;
         try
         {
-            NegotiatedParameters negotiated = connection.Connect(target, setup with { ConnectTimeout = bounded(step), HandshakeTimeout = bounded(step) });
-            parameters = connection.Parameters ?? negotiated;
+            parameters = connection.Connect(target, setup with { ConnectTimeout = bounded(step), HandshakeTimeout = bounded(step) });
         }
         catch (IwarpException e)
         {
