@@ -1,3 +1,4 @@
+using System.Net.Sockets;
 using RdmaDiag.Diagnostics.Check;
 using RdmaDiag.Endpoint;
 using RdmaDiag.Tests.Netns;
@@ -18,13 +19,36 @@ public sealed class CheckNetnsTests(ITestOutputHelper output)
     private static string Chain(string hook, string rule) =>
         $"table inet rdcheck {{ chain {hook} {{ type filter hook {hook} priority 0; policy accept; {rule}; }}; }}";
 
+    /// <summary>A new lab, <paramref name="prepare"/> applied to it, serve --soft in the server namespace, and one check from the client.</summary>
+    private CheckReport AgainstServe(string name, IwarpSetupOptions? serve = null, Action<NetLab>? prepare = null, Func<CheckOptions, CheckOptions>? check = null)
+    {
+        using var lab = NetLab.Create();
+        prepare?.Invoke(lab);
+        using var peer = ServePeer.Start(lab.Server, serve);
+        return Run(lab, output, name, check);
+    }
+
+    /// <summary>A new lab whose server runs <paramref name="script"/> on each connection, and one check from the client.</summary>
+    private CheckReport AgainstScript(string name, Action<Socket> script, Func<CheckOptions, CheckOptions>? check = null)
+    {
+        using var lab = NetLab.Create();
+        using var peer = ScriptedPeer.Start(lab.Server, script);
+        return Run(lab, output, name, check);
+    }
+
+    private static Func<CheckOptions, CheckOptions> With(Func<IwarpSetupOptions, IwarpSetupOptions> setup) => o => o with { Setup = setup(o.Setup) };
+
+    /// <summary>The router passes a connection's first 300 kB towards the server, then applies <paramref name="verdict"/> (conntrack byte counting).</summary>
+    private static void CutFlowAfter300KB(NetNode router, string verdict)
+    {
+        router.Nft(Chain("forward", $"tcp dport 7174 ct original bytes > 300000 {verdict}"));
+        router.Sysctl("net.netfilter.nf_conntrack_acct", "1");
+    }
+
     [NetLabFact]
     public void Ok_ServeSoftAcrossRouter_VerifiesSendWriteReadUpTo1MiB()
     {
-        using var lab = NetLab.Create();
-        using var serve = ServePeer.Start(lab.Server);
-
-        CheckReport report = Run(lab, output, "ok");
+        CheckReport report = AgainstServe("ok");
 
         Assert.Equal(CheckCauses.Ok, report.Cause);
         Assert.All(report.Stages, s => Assert.Equal(StageStatus.Ok, s.Status));
@@ -68,17 +92,12 @@ public sealed class CheckNetnsTests(ITestOutputHelper output)
     [MemberData(nameof(Firewalls))]
     public void Firewall_RuleAgainstTheHandshake_CauseSideAndEvidence(string name, string node, string hook, string rule, string cause, FirewallSide side, string? finding, string text)
     {
-        using var lab = NetLab.Create();
-        NetNode where = node switch
+        CheckReport report = AgainstServe(name, prepare: lab => (node switch
         {
             "client" => lab.Client,
             "router" => lab.Router!,
             _ => lab.Server,
-        };
-        where.Nft(Chain(hook, rule));
-        using var serve = ServePeer.Start(lab.Server);
-
-        CheckReport report = Run(lab, output, name);
+        }).Nft(Chain(hook, rule)));
 
         Assert.Equal(cause, report.Cause.Id);
         Assert.Equal(side, report.Verdict.Side);
@@ -108,10 +127,7 @@ public sealed class CheckNetnsTests(ITestOutputHelper output)
     [NetLabFact]
     public void NotIwarp_PlainServerAnswersWithABanner()
     {
-        using var lab = NetLab.Create();
-        using var peer = ScriptedPeer.Start(lab.Server, ScriptedPeer.Banner("SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n"u8.ToArray()));
-
-        CheckReport report = Run(lab, output, "plain TCP server with a banner");
+        CheckReport report = AgainstScript("plain TCP server with a banner", ScriptedPeer.Banner("SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n"u8.ToArray()));
 
         Assert.Equal(CheckCauses.NotIwarp, report.Cause);
         Assert.Contains("an SSH banner", report.Verdict.Sentence);
@@ -123,10 +139,7 @@ public sealed class CheckNetnsTests(ITestOutputHelper output)
     [NetLabFact]
     public void NotIwarp_PlainServerNeverAnswers_WaitsTheMpaTimeout()
     {
-        using var lab = NetLab.Create();
-        using var peer = ScriptedPeer.Start(lab.Server, ScriptedPeer.Silent);
-
-        CheckReport report = Run(lab, output, "plain TCP server, silent");
+        CheckReport report = AgainstScript("plain TCP server, silent", ScriptedPeer.Silent);
 
         Assert.Equal(CheckCauses.NotIwarp, report.Cause);
         Assert.Contains("sent nothing in the 5 s after the MPA Request", report.Verdict.Sentence);
@@ -137,10 +150,7 @@ public sealed class CheckNetnsTests(ITestOutputHelper output)
     [NetLabFact]
     public void MpaRejected_ResponderRejectsWithPrivateData()
     {
-        using var lab = NetLab.Create();
-        using var peer = ScriptedPeer.Start(lab.Server, ScriptedPeer.Mpa(request => Reply(request, rejected: true, privateData: "no such service"u8.ToArray())));
-
-        CheckReport report = Run(lab, output, "MPA reject");
+        CheckReport report = AgainstScript("MPA reject", ScriptedPeer.Mpa(request => Reply(request, rejected: true, privateData: "no such service"u8.ToArray())));
 
         Assert.Equal(CheckCauses.MpaRejected, report.Cause);
         Assert.Contains("15 octet(s) of private data", report.Verdict.Sentence);
@@ -151,10 +161,7 @@ public sealed class CheckNetnsTests(ITestOutputHelper output)
     [NetLabFact]
     public void MpaMarkers_CheckAsksForMarkers_ServeRefusesThemLikeSiw()
     {
-        using var lab = NetLab.Create();
-        using var serve = ServePeer.Start(lab.Server, IwarpSetupOptions.Default with { AcceptPeerMarkers = false });
-
-        CheckReport report = Run(lab, output, "markers demanded, peer has none", o => o with { Setup = o.Setup with { RequestMarkers = true } });
+        CheckReport report = AgainstServe("markers demanded, peer has none", serve: IwarpSetupOptions.Default with { AcceptPeerMarkers = false }, check: With(s => s with { RequestMarkers = true }));
 
         Assert.Equal(CheckCauses.MpaMarkers, report.Cause);
         Assert.Contains("--markers, M=1", report.Verdict.Sentence);
@@ -164,10 +171,7 @@ public sealed class CheckNetnsTests(ITestOutputHelper output)
     [NetLabFact]
     public void MpaCrc_CheckRequiresCrc_ServeForbidsIt()
     {
-        using var lab = NetLab.Create();
-        using var serve = ServePeer.Start(lab.Server, IwarpSetupOptions.Default with { Crc = CrcPolicy.Forbidden });
-
-        CheckReport report = Run(lab, output, "CRC required vs forbidden", o => o with { Setup = o.Setup with { Crc = CrcPolicy.Required } });
+        CheckReport report = AgainstServe("CRC required vs forbidden", serve: IwarpSetupOptions.Default with { Crc = CrcPolicy.Forbidden }, check: With(s => s with { Crc = CrcPolicy.Required }));
 
         Assert.Equal(CheckCauses.MpaCrc, report.Cause);
         Assert.Contains("--crc required", report.Verdict.Sentence);
@@ -177,10 +181,7 @@ public sealed class CheckNetnsTests(ITestOutputHelper output)
     [NetLabFact]
     public void MpaRtr_CheckOffersSendRtr_ServeTakesWriteOrRead()
     {
-        using var lab = NetLab.Create();
-        using var serve = ServePeer.Start(lab.Server);
-
-        CheckReport report = Run(lab, output, "P2P RTR mismatch", o => o with { Setup = o.Setup with { PeerToPeer = RtrTypes.Send } });
+        CheckReport report = AgainstServe("P2P RTR mismatch", check: With(s => s with { PeerToPeer = RtrTypes.Send }));
 
         Assert.Equal(CheckCauses.MpaRtr, report.Cause);
         Assert.Contains("can send send", report.Verdict.Sentence);
@@ -190,10 +191,7 @@ public sealed class CheckNetnsTests(ITestOutputHelper output)
     [NetLabFact]
     public void MpaRevision_Rev1OnlyResponderClosesOnRev2_RetryProvesIt()
     {
-        using var lab = NetLab.Create();
-        using var serve = ServePeer.Start(lab.Server, IwarpSetupOptions.Default with { MpaRevision = 1 });
-
-        CheckReport report = Run(lab, output, "MPA rev 2 vs rev-1-only responder");
+        CheckReport report = AgainstServe("MPA rev 2 vs rev-1-only responder", serve: IwarpSetupOptions.Default with { MpaRevision = 1 });
 
         Assert.Equal(CheckCauses.MpaRevision, report.Cause);
         Assert.Contains("retry with MPA Rev 1: a Rev 1 Request was accepted", Evidence(report));
@@ -203,10 +201,7 @@ public sealed class CheckNetnsTests(ITestOutputHelper output)
     [NetLabFact]
     public void MpaIrdOrd_ServerIrdZero_ReadsCannotRun()
     {
-        using var lab = NetLab.Create();
-        using var serve = ServePeer.Start(lab.Server, IwarpSetupOptions.Default with { Ird = 0 });
-
-        CheckReport report = Run(lab, output, "IRD 0 vs needed reads");
+        CheckReport report = AgainstServe("IRD 0 vs needed reads", serve: IwarpSetupOptions.Default with { Ird = 0 });
 
         Assert.Equal(CheckCauses.MpaIrdOrd, report.Cause);
         Assert.Contains("offered IRD 0", report.Verdict.Sentence);
@@ -217,10 +212,7 @@ public sealed class CheckNetnsTests(ITestOutputHelper output)
     [NetLabFact]
     public void Terminate_Rev1ResponderWithIrdZero_AnswersReadWithTerminate()
     {
-        using var lab = NetLab.Create();
-        using var serve = ServePeer.Start(lab.Server, IwarpSetupOptions.Default with { MpaRevision = 1, Ird = 0 });
-
-        CheckReport report = Run(lab, output, "Terminate (IRD overrun)", o => o with { Setup = o.Setup with { MpaRevision = 1 } });
+        CheckReport report = AgainstServe("Terminate (IRD overrun)", serve: IwarpSetupOptions.Default with { MpaRevision = 1, Ird = 0 }, check: With(s => s with { MpaRevision = 1 }));
 
         Assert.Equal(CheckCauses.Terminate, report.Cause);
         Assert.Contains("layer Rdmap (0), type 2, code 0x07", report.Verdict.Sentence);
@@ -231,14 +223,12 @@ public sealed class CheckNetnsTests(ITestOutputHelper output)
     [NetLabFact]
     public void PmtuBlackhole_RouterMtu1280AndFragNeededDropped()
     {
-        using var lab = NetLab.Create();
-        NetNode router = lab.Router!;
-        router.SetMtu("eth0", 1280);
-        router.SetMtu("eth1", 1280);
-        router.Nft(Chain("output", "icmp type destination-unreachable icmp code frag-needed drop"));
-        using var serve = ServePeer.Start(lab.Server);
-
-        CheckReport report = Run(lab, output, "PMTU black hole (router MTU 1280)");
+        CheckReport report = AgainstServe("PMTU black hole (router MTU 1280)", prepare: lab =>
+        {
+            lab.Router!.SetMtu("eth0", 1280);
+            lab.Router.SetMtu("eth1", 1280);
+            lab.Router.Nft(Chain("output", "icmp type destination-unreachable icmp code frag-needed drop"));
+        });
 
         Assert.Equal(CheckCauses.PmtuBlackhole, report.Cause);
         Assert.Equal(FirewallSide.Path, report.Verdict.Side);
@@ -252,13 +242,7 @@ public sealed class CheckNetnsTests(ITestOutputHelper output)
     [NetLabFact]
     public void Stall_RouterDropsTheFlowAfter300KB_NewConnectionStillWorks()
     {
-        using var lab = NetLab.Create();
-        NetNode router = lab.Router!;
-        router.Nft(Chain("forward", "tcp dport 7174 ct original bytes > 300000 drop"));
-        router.Sysctl("net.netfilter.nf_conntrack_acct", "1");
-        using var serve = ServePeer.Start(lab.Server);
-
-        CheckReport report = Run(lab, output, "drop mid-stream");
+        CheckReport report = AgainstServe("drop mid-stream", prepare: lab => CutFlowAfter300KB(lab.Router!, "drop"));
 
         Assert.Equal(CheckCauses.Stall, report.Cause);
         Assert.Contains("second connection: connected", Evidence(report));
@@ -269,13 +253,7 @@ public sealed class CheckNetnsTests(ITestOutputHelper output)
     [NetLabFact]
     public void Reset_RouterResetsTheFlowAfter300KB_TtlPointsAtThePath()
     {
-        using var lab = NetLab.Create();
-        NetNode router = lab.Router!;
-        router.Nft(Chain("forward", "tcp dport 7174 ct original bytes > 300000 reject with tcp reset"));
-        router.Sysctl("net.netfilter.nf_conntrack_acct", "1");
-        using var serve = ServePeer.Start(lab.Server);
-
-        CheckReport report = Run(lab, output, "RST mid-stream (router)");
+        CheckReport report = AgainstServe("RST mid-stream (router)", prepare: lab => CutFlowAfter300KB(lab.Router!, "reject with tcp reset"));
 
         Assert.Equal(CheckCauses.Reset, report.Cause);
         Assert.Equal(FirewallSide.Path, report.Verdict.Side);
@@ -286,10 +264,7 @@ public sealed class CheckNetnsTests(ITestOutputHelper output)
     [NetLabFact]
     public void MpaInvalid_ReplyFollowedByStrayOctets()
     {
-        using var lab = NetLab.Create();
-        using var peer = ScriptedPeer.Start(lab.Server, ScriptedPeer.Mpa(request => [.. Reply(request), .. "early"u8]));
-
-        CheckReport report = Run(lab, output, "malformed MPA Reply");
+        CheckReport report = AgainstScript("malformed MPA Reply", ScriptedPeer.Mpa(request => [.. Reply(request), .. "early"u8]));
 
         Assert.Equal(CheckCauses.MpaInvalid, report.Cause);
         Assert.Contains("octet(s) followed the MPA Reply", report.Verdict.Sentence);
@@ -298,15 +273,12 @@ public sealed class CheckNetnsTests(ITestOutputHelper output)
     [NetLabFact]
     public void PeerClosed_ResponderClosesAfterTheFirstFpdu()
     {
-        using var lab = NetLab.Create();
-        using var peer = ScriptedPeer.Start(lab.Server, ScriptedPeer.Mpa(request => Reply(request), socket =>
+        CheckReport report = AgainstScript("peer closes mid-stream", ScriptedPeer.Mpa(request => Reply(request), socket =>
         {
             ReadAtLeast(socket, 16);
-            socket.Shutdown(System.Net.Sockets.SocketShutdown.Send);
+            socket.Shutdown(SocketShutdown.Send);
             ScriptedPeer.Drain(socket);
         }));
-
-        CheckReport report = Run(lab, output, "peer closes mid-stream");
 
         Assert.Equal(CheckCauses.PeerClosed, report.Cause);
         Assert.Contains("closed the connection during hello", report.Verdict.Sentence);
@@ -315,15 +287,12 @@ public sealed class CheckNetnsTests(ITestOutputHelper output)
     [NetLabFact]
     public void Corrupt_ResponderSendsAnFpduWithABadCrc()
     {
-        using var lab = NetLab.Create();
-        using var peer = ScriptedPeer.Start(lab.Server, ScriptedPeer.Mpa(request => Reply(request, crc: true), socket =>
+        CheckReport report = AgainstScript("FPDU with a bad CRC", ScriptedPeer.Mpa(request => Reply(request, crc: true), socket =>
         {
             ReadAtLeast(socket, 16);
             socket.Send(SendFpdu(new byte[64], corruptCrc: true));
             ScriptedPeer.Drain(socket);
-        }));
-
-        CheckReport report = Run(lab, output, "FPDU with a bad CRC", o => o with { Setup = o.Setup with { Crc = CrcPolicy.Required } });
+        }), check: With(s => s with { Crc = CrcPolicy.Required }));
 
         Assert.Equal(CheckCauses.Corrupt, report.Cause);
         Assert.Contains("CRC32c", report.Verdict.Sentence);
@@ -333,15 +302,12 @@ public sealed class CheckNetnsTests(ITestOutputHelper output)
     [NetLabFact]
     public void ProbeUnsupported_IwarpResponderThatIsNotServeSoft()
     {
-        using var lab = NetLab.Create();
-        using var peer = ScriptedPeer.Start(lab.Server, ScriptedPeer.Mpa(request => Reply(request), socket =>
+        CheckReport report = AgainstScript("iWARP peer without the probe protocol", ScriptedPeer.Mpa(request => Reply(request), socket =>
         {
             ReadAtLeast(socket, 16);
             socket.Send(SendFpdu("not a probe answer"u8));
             ScriptedPeer.Drain(socket);
         }));
-
-        CheckReport report = Run(lab, output, "iWARP peer without the probe protocol");
 
         Assert.Equal(CheckCauses.ProbeUnsupported, report.Cause);
         Assert.Contains("is not `rdmadiag serve --soft`", report.Verdict.Sentence);

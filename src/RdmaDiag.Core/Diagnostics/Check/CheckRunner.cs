@@ -70,7 +70,7 @@ public static class CheckRunner
             if (!RouteStage())
             {
                 SkipFrom(StageNames.TcpConnect, "no route to the server");
-                return Report(target, capture: null);
+                return Report(target);
             }
             CheckCapture? capture = null;
             if (options.Capture)
@@ -94,10 +94,10 @@ public static class CheckRunner
                     capture.Dispose();
                 }
             }
-            return Report(target, capture);
+            return Report(target);
         }
 
-        private CheckReport Report(IPEndPoint target, CheckCapture? capture)
+        private CheckReport Report(IPEndPoint target)
         {
             AddCaptureEvidence();
             CheckVerdict verdict = VerdictRules.Decide(_o);
@@ -251,7 +251,7 @@ public static class CheckRunner
                 return;
             }
             _o.ClientPort = (connection.LocalEndPoint as IPEndPoint)?.Port;
-            tcp.Evidence.Add(_o.ClientPort is { } port ? $"established {connection.LocalEndPoint} → {target}" : $"established to {target}");
+            tcp.Evidence.Add(_o.ClientPort is not null ? $"established {connection.LocalEndPoint} → {target}" : $"established to {target}");
             mpa.Evidence.Add($"sent: {_request}");
             if (_o.SetupError is { } setupError)
             {
