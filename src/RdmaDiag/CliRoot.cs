@@ -24,6 +24,9 @@ public static class CliRoot
         yield return new CaptureCommand();
         yield return new LatencyCommand();
         yield return new BenchCommand();
+        yield return new ServeCommand();
+        yield return new DecodeCommand();
+        yield return new CheckCommand();
     }
 
     public static int Run(string[] args, TextWriter output, TextWriter error)
