@@ -1,7 +1,7 @@
 namespace RdmaDiag.Latency;
 
 /// <summary>
-/// A way of measuring latency (tcp ping-pong, rx-stamp, and later the RDMA modes). Adding a mode is one
+/// A way of measuring latency (send, write, read, tcp ping-pong, rx-stamp). Adding a mode is one
 /// class implementing this and one line in <see cref="LatencyModeCatalog"/>.
 /// </summary>
 public interface ILatencyMode
@@ -21,6 +21,12 @@ public interface ILatencyMode
     ILatencySession Open(LatencyRunSettings settings);
 }
 
+/// <summary>A mode that runs an RDMA operation, over the userspace endpoint (--soft) or verbs (--verbs).</summary>
+public interface IRdmaLatencyMode : ILatencyMode
+{
+    SoftLatencyOp Operation { get; }
+}
+
 /// <summary>An opened mode: measures one message size at a time on the calling thread.</summary>
 public interface ILatencySession : IDisposable
 {
@@ -35,6 +41,9 @@ public static class LatencyModeCatalog
 {
     public static IReadOnlyList<ILatencyMode> All { get; } =
     [
+        new SendPingPongMode(),
+        new WritePingPongMode(),
+        new ReadLatencyMode(),
         new TcpPingPongMode(),
         new RxStampMode(),
     ];

@@ -51,6 +51,15 @@ public sealed record LatencyRunSettings
 
     public TimestampSource Timestamps { get; init; } = TimestampSource.Auto;
 
+    /// <summary>send, write and read: the userspace endpoint (--soft) or a verbs device (--verbs).</summary>
+    public RdmaTransport Transport { get; init; } = RdmaTransport.Soft;
+
+    /// <summary>The verbs device asked for (compare's verbs:DEV); null for any.</summary>
+    public string? VerbsDevice { get; init; }
+
+    /// <summary>send, write and read: ask for MPA CRCs (C=1, required), the dominant cost of soft iWARP.</summary>
+    public bool Crc { get; init; }
+
     /// <summary>Give up on one reply after this long (a lost datagram, a stalled peer).</summary>
     public TimeSpan ReplyTimeout { get; init; } = TimeSpan.FromSeconds(2);
 

@@ -1,0 +1,103 @@
+using System.Buffers.Binary;
+using System.Diagnostics;
+using RdmaDiag.Endpoint;
+
+namespace RdmaDiag.Latency;
+
+/// <summary>
+/// `latency send`: RDMA Send/Recv ping-pong over the userspace iWARP endpoint, as ib_send_lat. The
+/// responder echoes each Send; one sample is half the round trip. Each echo carries its sequence
+/// number, and the last echo of every size is compared with what was sent, octet for octet.
+/// </summary>
+public sealed class SendPingPongMode : IRdmaLatencyMode
+{
+    public SoftLatencyOp Operation => SoftLatencyOp.Send;
+
+    public string Name => "send";
+
+    public string Description => "RDMA Send/Recv ping-pong over the userspace iWARP endpoint (as ib_send_lat); sample = RTT/2";
+
+    public int MaxMessageSize(LatencyRunSettings settings) => SoftLatencyProtocol.MaxMessageSize;
+
+    public ILatencySession Open(LatencyRunSettings settings)
+    {
+        var notes = new List<string>();
+        return new Session(SoftLatencyClient.Open(settings, Operation, Name, notes), notes);
+    }
+
+    private sealed class Session(SoftLatencyClient client, List<string> notes) : ILatencySession
+    {
+        private long _sequence;
+        private long _verified;
+
+        public IReadOnlyList<string> Notes =>
+            [.. notes, $"send: {_verified} echoes carried their own sequence number; the last echo of each size matched what was sent"];
+
+        public IReadOnlyList<LatencySeries> Measure(int size, SamplePlan plan)
+        {
+            client.BeginSize(size, out var seed);
+            var send = GC.AllocateArray<byte>(size, pinned: true);
+            var receive = GC.AllocateArray<byte>(size, pinned: true);
+            ProbeMessage.FillPattern(send, seed);
+            var served = 0L;
+            for (var i = 0; i < plan.Warmup; i++)
+            {
+                Once(send, receive);
+                served++;
+            }
+            var recorder = plan.CreateRecorder();
+            var deadline = plan.DeadlineTicks(Stopwatch.GetTimestamp());
+            for (long i = 0; i < plan.Iterations; i++)
+            {
+                var t0 = Stopwatch.GetTimestamp();
+                Once(send, receive);
+                var t1 = Stopwatch.GetTimestamp();
+                recorder.Record(Clocks.TicksToNanoseconds(t1 - t0) / 2);
+                served++;
+                if (t1 >= deadline)
+                {
+                    break;
+                }
+            }
+            if (served > 0 && !receive.AsSpan().SequenceEqual(send))
+            {
+                var at = receive.AsSpan().CommonPrefixLength(send);
+                throw new IOException($"send {LatencySeries.FormatSize(size)}: octet {at} of the last echo is 0x{receive[at]:X2}, sent 0x{send[at]:X2}");
+            }
+            var done = client.EndSize(size);
+            if (done.Count != served)
+            {
+                throw new IOException($"send {LatencySeries.FormatSize(size)}: the responder echoed {done.Count} Sends, this side sent {served}");
+            }
+            return [new LatencySeries("send", "", size, "rtt/2", recorder)];
+        }
+
+        private void Once(byte[] send, byte[] receive)
+        {
+            var sequence = ++_sequence;
+            if (send.Length >= sizeof(long))
+            {
+                BinaryPrimitives.WriteInt64LittleEndian(send, sequence);
+            }
+            var connection = client.Connection;
+            connection.PostReceive(1, receive);
+            connection.PostSend(0, send, PostFlags.None);
+            var completion = client.WaitReceive();
+            if (completion.ByteLength != send.Length)
+            {
+                throw new IOException($"send {LatencySeries.FormatSize(send.Length)}: an echo of {completion.ByteLength} octets");
+            }
+            if (send.Length >= sizeof(long))
+            {
+                var echoed = BinaryPrimitives.ReadInt64LittleEndian(receive);
+                if (echoed != sequence)
+                {
+                    throw new IOException($"send {LatencySeries.FormatSize(send.Length)}: echo {echoed} answers no request (expected {sequence})");
+                }
+                _verified++;
+            }
+        }
+
+        public void Dispose() => client.Dispose();
+    }
+}
