@@ -103,7 +103,7 @@ public class LatencyCommandTests
     [Fact]
     public void Latency_UnknownMode_ExitsTwoListingModes()
     {
-        AssertBadInput(Run("latency", "carrier-pigeon"), "expected one of tcp, rx-stamp");
+        AssertBadInput(Run("latency", "carrier-pigeon"), "expected one of send, write, read, tcp, rx-stamp");
     }
 
     [Fact]
