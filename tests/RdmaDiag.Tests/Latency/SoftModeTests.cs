@@ -177,7 +177,7 @@ public class SoftModeTests
     }
 
     [Fact]
-    public void SendMode_ResponderRequiresCrcClientForbidsIt_RunsWithCrcOn()
+    public void SendMode_ResponderRequiresCrcClientLeavesItOff_RunsWithCrcOn()
     {
         using var responder = new SoftLatencyResponder(new IPEndPoint(IPAddress.Loopback, 0), IwarpSetupOptions.Default with { Crc = CrcPolicy.Required });
 
