@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using RdmaDiag.Endpoint;
 
 namespace RdmaDiag.Latency;
@@ -44,23 +43,7 @@ public sealed class ReadLatencyMode : IRdmaLatencyMode
                 var expected = new byte[size];
                 ProbeMessage.FillPattern(expected, seed);
                 long reads = 0;
-                for (var i = 0; i < plan.Warmup; i++)
-                {
-                    Once(mr, ready, expected, ++reads);
-                }
-                var recorder = plan.CreateRecorder();
-                var deadline = plan.DeadlineTicks(Stopwatch.GetTimestamp());
-                for (long i = 0; i < plan.Iterations; i++)
-                {
-                    var t0 = Stopwatch.GetTimestamp();
-                    Once(mr, ready, expected, ++reads);
-                    var t1 = Stopwatch.GetTimestamp();
-                    recorder.Record(Clocks.TicksToNanoseconds(t1 - t0));
-                    if (t1 >= deadline)
-                    {
-                        break;
-                    }
-                }
+                var recorder = plan.Measure(() => Once(mr, ready, expected, ++reads), 1);
                 if (reads > 1)
                 {
                     Verify(sink, expected, "last");

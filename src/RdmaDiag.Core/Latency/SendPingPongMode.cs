@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.Diagnostics;
 using RdmaDiag.Endpoint;
 
 namespace RdmaDiag.Latency;
@@ -39,26 +38,9 @@ public sealed class SendPingPongMode : IRdmaLatencyMode
             var send = GC.AllocateArray<byte>(size, pinned: true);
             var receive = GC.AllocateArray<byte>(size, pinned: true);
             ProbeMessage.FillPattern(send, seed);
-            var served = 0L;
-            for (var i = 0; i < plan.Warmup; i++)
-            {
-                Once(send, receive);
-                served++;
-            }
-            var recorder = plan.CreateRecorder();
-            var deadline = plan.DeadlineTicks(Stopwatch.GetTimestamp());
-            for (long i = 0; i < plan.Iterations; i++)
-            {
-                var t0 = Stopwatch.GetTimestamp();
-                Once(send, receive);
-                var t1 = Stopwatch.GetTimestamp();
-                recorder.Record(Clocks.TicksToNanoseconds(t1 - t0) / 2);
-                served++;
-                if (t1 >= deadline)
-                {
-                    break;
-                }
-            }
+            var before = _sequence;
+            var recorder = plan.Measure(() => Once(send, receive), 2);
+            var served = _sequence - before;
             if (served > 0 && !receive.AsSpan().SequenceEqual(send))
             {
                 var at = receive.AsSpan().CommonPrefixLength(send);

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using RdmaDiag.Endpoint;
 
 namespace RdmaDiag.Latency;
@@ -45,23 +44,7 @@ public sealed class WritePingPongMode : IRdmaLatencyMode
                 var send = GC.AllocateArray<byte>(size, pinned: true);
                 ProbeMessage.FillPattern(send, seed);
                 var exchange = new Exchange(client, ready, send, region);
-                for (var i = 0; i < plan.Warmup; i++)
-                {
-                    exchange.Once();
-                }
-                var recorder = plan.CreateRecorder();
-                var deadline = plan.DeadlineTicks(Stopwatch.GetTimestamp());
-                for (long i = 0; i < plan.Iterations; i++)
-                {
-                    var t0 = Stopwatch.GetTimestamp();
-                    exchange.Once();
-                    var t1 = Stopwatch.GetTimestamp();
-                    recorder.Record(Clocks.TicksToNanoseconds(t1 - t0) / 2);
-                    if (t1 >= deadline)
-                    {
-                        break;
-                    }
-                }
+                var recorder = plan.Measure(exchange.Once, 2);
                 var done = client.EndSize(size);
                 var label = $"write {LatencySeries.FormatSize(size)}";
                 if (done.Status != SoftLatencyStatus.Ok || done.Count != exchange.Count)
