@@ -123,14 +123,14 @@ public sealed record LatencyComparison(
     IReadOnlyList<ComparisonRow> Rows)
 {
     /// <summary>The RDMA modes named, or all three; a tcp path measures TCP ping-pong in their place.</summary>
-    public static IReadOnlyList<IRdmaLatencyMode> ParseModes(IReadOnlyList<string> words)
+    public static IReadOnlyList<RdmaLatencyMode> ParseModes(IReadOnlyList<string> words)
     {
-        var rdma = LatencyModeCatalog.All.OfType<IRdmaLatencyMode>().ToList();
+        var rdma = LatencyModeCatalog.All.OfType<RdmaLatencyMode>().ToList();
         if (words.Count == 0)
         {
             return rdma;
         }
-        var modes = new List<IRdmaLatencyMode>();
+        var modes = new List<RdmaLatencyMode>();
         foreach (var word in words.SelectMany(w => w.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)))
         {
             var mode = rdma.FirstOrDefault(m => string.Equals(m.Name, word, StringComparison.OrdinalIgnoreCase))
@@ -144,7 +144,7 @@ public sealed record LatencyComparison(
     }
 
     /// <exception cref="LatencyUnavailableException">a verbs path, before anything is measured.</exception>
-    public static LatencyComparison Run(LatencyPath a, LatencyPath b, IReadOnlyList<IRdmaLatencyMode> modes, LatencyRunSettings settings)
+    public static LatencyComparison Run(LatencyPath a, LatencyPath b, IReadOnlyList<RdmaLatencyMode> modes, LatencyRunSettings settings)
     {
         foreach (var path in new[] { a, b }.Where(p => p.Kind == LatencyPathKind.Verbs))
         {
@@ -189,7 +189,7 @@ public sealed record LatencyComparison(
     private static LatencySeries Find(ComparedPath path, string mode, int size) =>
         path.Series.First(s => s.Size == size && (s.Mode == mode || path.Path.Kind == LatencyPathKind.Tcp));
 
-    private static (ComparedPath Path, MeasurementOverhead Overhead) Measure(LatencyPath path, IReadOnlyList<IRdmaLatencyMode> modes, LatencyRunSettings settings)
+    private static (ComparedPath Path, MeasurementOverhead Overhead) Measure(LatencyPath path, IReadOnlyList<RdmaLatencyMode> modes, LatencyRunSettings settings)
     {
         var run = settings with
         {

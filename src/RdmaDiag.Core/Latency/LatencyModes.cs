@@ -21,10 +21,28 @@ public interface ILatencyMode
     ILatencySession Open(LatencyRunSettings settings);
 }
 
-/// <summary>A mode that runs an RDMA operation, over the userspace endpoint (--soft) or verbs (--verbs).</summary>
-public interface IRdmaLatencyMode : ILatencyMode
+/// <summary>
+/// A mode that runs an RDMA operation (send, write, read) over the userspace endpoint (--soft) or
+/// verbs (--verbs), against a <see cref="SoftLatencyResponder"/>; the subclass measures one size.
+/// </summary>
+public abstract class RdmaLatencyMode : ILatencyMode
 {
-    SoftLatencyOp Operation { get; }
+    public abstract SoftLatencyOp Operation { get; }
+
+    public abstract string Name { get; }
+
+    public abstract string Description { get; }
+
+    /// <summary>The largest region a soft latency responder registers.</summary>
+    public int MaxMessageSize(LatencyRunSettings settings) => SoftLatencyProtocol.MaxMessageSize;
+
+    public ILatencySession Open(LatencyRunSettings settings)
+    {
+        var notes = new List<string>();
+        return CreateSession(SoftLatencyClient.Open(settings, Operation, Name, notes), notes);
+    }
+
+    private protected abstract ILatencySession CreateSession(SoftLatencyClient client, List<string> notes);
 }
 
 /// <summary>An opened mode: measures one message size at a time on the calling thread.</summary>

@@ -8,21 +8,15 @@ namespace RdmaDiag.Latency;
 /// trip, not halved). The responder's region holds a seeded pattern: the first and the last Read of
 /// every size are compared with it in full (the sink is cleared in between).
 /// </summary>
-public sealed class ReadLatencyMode : IRdmaLatencyMode
+public sealed class ReadLatencyMode : RdmaLatencyMode
 {
-    public SoftLatencyOp Operation => SoftLatencyOp.Read;
+    public override SoftLatencyOp Operation => SoftLatencyOp.Read;
 
-    public string Name => "read";
+    public override string Name => "read";
 
-    public string Description => "RDMA Read latency over the userspace iWARP endpoint (as ib_read_lat); sample = post to completion";
+    public override string Description => "RDMA Read latency over the userspace iWARP endpoint (as ib_read_lat); sample = post to completion";
 
-    public int MaxMessageSize(LatencyRunSettings settings) => SoftLatencyProtocol.MaxMessageSize;
-
-    public ILatencySession Open(LatencyRunSettings settings)
-    {
-        var notes = new List<string>();
-        return new Session(SoftLatencyClient.Open(settings, Operation, Name, notes), notes);
-    }
+    private protected override ILatencySession CreateSession(SoftLatencyClient client, List<string> notes) => new Session(client, notes);
 
     private sealed class Session(SoftLatencyClient client, List<string> notes) : ILatencySession
     {

@@ -8,21 +8,15 @@ namespace RdmaDiag.Latency;
 /// responder echoes each Send; one sample is half the round trip. Each echo carries its sequence
 /// number, and the last echo of every size is compared with what was sent, octet for octet.
 /// </summary>
-public sealed class SendPingPongMode : IRdmaLatencyMode
+public sealed class SendPingPongMode : RdmaLatencyMode
 {
-    public SoftLatencyOp Operation => SoftLatencyOp.Send;
+    public override SoftLatencyOp Operation => SoftLatencyOp.Send;
 
-    public string Name => "send";
+    public override string Name => "send";
 
-    public string Description => "RDMA Send/Recv ping-pong over the userspace iWARP endpoint (as ib_send_lat); sample = RTT/2";
+    public override string Description => "RDMA Send/Recv ping-pong over the userspace iWARP endpoint (as ib_send_lat); sample = RTT/2";
 
-    public int MaxMessageSize(LatencyRunSettings settings) => SoftLatencyProtocol.MaxMessageSize;
-
-    public ILatencySession Open(LatencyRunSettings settings)
-    {
-        var notes = new List<string>();
-        return new Session(SoftLatencyClient.Open(settings, Operation, Name, notes), notes);
-    }
+    private protected override ILatencySession CreateSession(SoftLatencyClient client, List<string> notes) => new Session(client, notes);
 
     private sealed class Session(SoftLatencyClient client, List<string> notes) : ILatencySession
     {

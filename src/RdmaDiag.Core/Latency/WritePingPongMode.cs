@@ -9,21 +9,15 @@ namespace RdmaDiag.Latency;
 /// the exchange's tag and must be exactly that; after each size both regions are compared in full
 /// with the other side's data.
 /// </summary>
-public sealed class WritePingPongMode : IRdmaLatencyMode
+public sealed class WritePingPongMode : RdmaLatencyMode
 {
-    public SoftLatencyOp Operation => SoftLatencyOp.Write;
+    public override SoftLatencyOp Operation => SoftLatencyOp.Write;
 
-    public string Name => "write";
+    public override string Name => "write";
 
-    public string Description => "RDMA Write ping-pong polling the last octet, over the userspace iWARP endpoint (as ib_write_lat); sample = RTT/2";
+    public override string Description => "RDMA Write ping-pong polling the last octet, over the userspace iWARP endpoint (as ib_write_lat); sample = RTT/2";
 
-    public int MaxMessageSize(LatencyRunSettings settings) => SoftLatencyProtocol.MaxMessageSize;
-
-    public ILatencySession Open(LatencyRunSettings settings)
-    {
-        var notes = new List<string>();
-        return new Session(SoftLatencyClient.Open(settings, Operation, Name, notes), notes);
-    }
+    private protected override ILatencySession CreateSession(SoftLatencyClient client, List<string> notes) => new Session(client, notes);
 
     private sealed class Session(SoftLatencyClient client, List<string> notes) : ILatencySession
     {

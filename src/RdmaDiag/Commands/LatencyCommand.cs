@@ -106,7 +106,7 @@ public sealed class LatencyCommand : Command
         {
             throw new UserInputException("--soft and --verbs: give one of them, not both");
         }
-        if (mode is not IRdmaLatencyMode)
+        if (mode is not RdmaLatencyMode)
         {
             foreach (var (given, name) in new[] { (soft, "--soft"), (verbs, "--verbs"), (parse.GetValue(_run.Crc), "--crc") })
             {
