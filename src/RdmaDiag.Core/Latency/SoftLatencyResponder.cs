@@ -158,7 +158,7 @@ public sealed class SoftLatencyResponder : IDisposable
             var parameters = request.Accept(connection, SoftLatencyProtocol.WriteReply(SoftLatencyStatus.Ok, MaxMessage));
             Log(peer, $"established: {op.ToString().ToLowerInvariant()}{(busyPoll ? " busy-poll" : "")}, {parameters}");
         }
-        catch (Exception e) when (e is IwarpException or SocketException or UserInputException)
+        catch (Exception e) when (e is IwarpException or SocketException or UserInputException or ObjectDisposedException or InvalidOperationException)
         {
             Log(peer, $"accept failed: {(e is IwarpException iw ? SoftServer.Describe(iw) : e.Message)}");
             connection.Dispose();
@@ -179,7 +179,7 @@ public sealed class SoftLatencyResponder : IDisposable
         {
             request.Reject(SoftLatencyProtocol.WriteReply(status, MaxMessage));
         }
-        catch (Exception e) when (e is IwarpException or SocketException or UserInputException)
+        catch (Exception e) when (e is IwarpException or SocketException or UserInputException or ObjectDisposedException or InvalidOperationException)
         {
             // The peer is gone already; the log line says what it was refused for.
         }
@@ -264,6 +264,11 @@ public sealed class SoftLatencyResponder : IDisposable
             catch (TimeoutException e)
             {
                 _owner.Log(_peer, $"ended: {e.Message}");
+            }
+            catch (Exception e) when (e is ObjectDisposedException or InvalidOperationException)
+            {
+                // Posting on a connection that Dispose (shutdown) closed under this thread.
+                _owner.Log(_peer, $"closed at shutdown after {_sizes} size(s)");
             }
             finally
             {

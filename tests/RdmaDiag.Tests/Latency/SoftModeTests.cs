@@ -138,6 +138,28 @@ public class SoftModeTests
         Assert.Contains("latency: no soft latency responder: soft latency responder: cannot listen on", log.ToString());
     }
 
+    [Theory]
+    [InlineData("send")]
+    [InlineData("write")]
+    [InlineData("read")]
+    public async Task RdmaModes_ResponderShutDownMidRun_ClientFailsWithTheConnectionError(string name)
+    {
+        var responder = new SoftLatencyResponder(new IPEndPoint(IPAddress.Loopback, 0));
+        var run = Task.Run(() => LatencyRunner.Run(LatencyModeCatalog.Find(name)!,
+            Short(64) with { Host = "127.0.0.1", Port = responder.LocalEndPoint.Port, Duration = TimeSpan.FromSeconds(20) }));
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (responder.AcceptedConnections == 0 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(20);
+        }
+        await Task.Delay(200);
+
+        responder.Dispose();
+
+        var e = await Assert.ThrowsAnyAsync<Exception>(() => run);
+        Assert.True(e is IwarpException or IOException or TimeoutException, e.ToString());
+    }
+
     [Fact]
     public void SendMode_NothingListening_IsUserInputErrorNamingServe()
     {
