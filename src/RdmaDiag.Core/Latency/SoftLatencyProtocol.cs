@@ -117,17 +117,10 @@ public static class SoftLatencyProtocol
     /// <summary>False when the private data is not a soft latency hello (another protocol's client).</summary>
     public static bool TryReadHello(ReadOnlySpan<byte> source, out byte version, out SoftLatencyOp op, out ushort flags)
     {
-        version = 0;
-        op = 0;
-        flags = 0;
-        if (source.Length < HelloLength || !source[..4].SequenceEqual(Magic))
-        {
-            return false;
-        }
-        version = source[4];
-        op = (SoftLatencyOp)source[5];
-        flags = BinaryPrimitives.ReadUInt16BigEndian(source[6..]);
-        return true;
+        var ok = TryReadStart(source, HelloLength, out version, out var second);
+        op = (SoftLatencyOp)second;
+        flags = ok ? BinaryPrimitives.ReadUInt16BigEndian(source[6..]) : (ushort)0;
+        return ok;
     }
 
     public static byte[] WriteReply(SoftLatencyStatus status, int maxMessage)
@@ -142,16 +135,22 @@ public static class SoftLatencyProtocol
 
     public static bool TryReadReply(ReadOnlySpan<byte> source, out byte version, out SoftLatencyStatus status, out int maxMessage)
     {
-        version = 0;
-        status = 0;
-        maxMessage = 0;
-        if (source.Length < ReplyLength || !source[..4].SequenceEqual(Magic))
+        var ok = TryReadStart(source, ReplyLength, out version, out var second);
+        status = (SoftLatencyStatus)second;
+        maxMessage = ok ? (int)Math.Min(BinaryPrimitives.ReadUInt32BigEndian(source[8..]), int.MaxValue) : 0;
+        return ok;
+    }
+
+    /// <summary>Both private-data layouts open with the magic, the version and one octet (op or status).</summary>
+    private static bool TryReadStart(ReadOnlySpan<byte> source, int length, out byte version, out byte second)
+    {
+        if (source.Length < length || !source[..4].SequenceEqual(Magic))
         {
+            version = second = 0;
             return false;
         }
         version = source[4];
-        status = (SoftLatencyStatus)source[5];
-        maxMessage = (int)Math.Min(BinaryPrimitives.ReadUInt32BigEndian(source[8..]), int.MaxValue);
+        second = source[5];
         return true;
     }
 

@@ -12,13 +12,7 @@ public class CompareCommandTests
 {
     private static readonly XNamespace Svg = "http://www.w3.org/2000/svg";
 
-    private static (int Code, string Output, string Error) Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        var code = CliRoot.Run(args, output, error);
-        return (code, output.ToString(), error.ToString());
-    }
+    private static (int Code, string Output, string Error) Run(params string[] args) => LatencyCommandTests.Run(args);
 
     private static string OneErrorLine((int Code, string Output, string Error) result, int code)
     {

@@ -8,7 +8,7 @@ namespace RdmaDiag.Tests.Latency;
 
 public class LatencyCommandTests
 {
-    private static (int Code, string Output, string Error) Run(params string[] args)
+    internal static (int Code, string Output, string Error) Run(params string[] args)
     {
         var output = new StringWriter();
         var error = new StringWriter();
