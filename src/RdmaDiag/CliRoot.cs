@@ -23,6 +23,7 @@ public static class CliRoot
         yield return new DevicesCommand();
         yield return new CaptureCommand();
         yield return new LatencyCommand();
+        yield return new CompareCommand();
         yield return new BenchCommand();
         yield return new ServeCommand();
         yield return new DecodeCommand();

@@ -1,7 +1,7 @@
 namespace RdmaDiag.Latency;
 
 /// <summary>
-/// A way of measuring latency (tcp ping-pong, rx-stamp, and later the RDMA modes). Adding a mode is one
+/// A way of measuring latency (send, write, read, tcp ping-pong, rx-stamp). Adding a mode is one
 /// class implementing this and one line in <see cref="LatencyModeCatalog"/>.
 /// </summary>
 public interface ILatencyMode
@@ -21,6 +21,30 @@ public interface ILatencyMode
     ILatencySession Open(LatencyRunSettings settings);
 }
 
+/// <summary>
+/// A mode that runs an RDMA operation (send, write, read) over the userspace endpoint (--soft) or
+/// verbs (--verbs), against a <see cref="SoftLatencyResponder"/>; the subclass measures one size.
+/// </summary>
+public abstract class RdmaLatencyMode : ILatencyMode
+{
+    public abstract SoftLatencyOp Operation { get; }
+
+    public abstract string Name { get; }
+
+    public abstract string Description { get; }
+
+    /// <summary>The largest region a soft latency responder registers.</summary>
+    public int MaxMessageSize(LatencyRunSettings settings) => SoftLatencyProtocol.MaxMessageSize;
+
+    public ILatencySession Open(LatencyRunSettings settings)
+    {
+        var notes = new List<string>();
+        return CreateSession(SoftLatencyClient.Open(settings, Operation, Name, notes), notes);
+    }
+
+    private protected abstract ILatencySession CreateSession(SoftLatencyClient client, List<string> notes);
+}
+
 /// <summary>An opened mode: measures one message size at a time on the calling thread.</summary>
 public interface ILatencySession : IDisposable
 {
@@ -35,6 +59,9 @@ public static class LatencyModeCatalog
 {
     public static IReadOnlyList<ILatencyMode> All { get; } =
     [
+        new SendPingPongMode(),
+        new WritePingPongMode(),
+        new ReadLatencyMode(),
         new TcpPingPongMode(),
         new RxStampMode(),
     ];

@@ -51,6 +51,15 @@ public sealed record LatencyRunSettings
 
     public TimestampSource Timestamps { get; init; } = TimestampSource.Auto;
 
+    /// <summary>send, write and read: the userspace endpoint (--soft) or a verbs device (--verbs).</summary>
+    public RdmaTransport Transport { get; init; } = RdmaTransport.Soft;
+
+    /// <summary>The verbs device asked for (compare's verbs:DEV); null for any.</summary>
+    public string? VerbsDevice { get; init; }
+
+    /// <summary>send, write and read: ask for MPA CRCs (C=1, required), the dominant cost of soft iWARP.</summary>
+    public bool Crc { get; init; }
+
     /// <summary>Give up on one reply after this long (a lost datagram, a stalled peer).</summary>
     public TimeSpan ReplyTimeout { get; init; } = TimeSpan.FromSeconds(2);
 
@@ -62,6 +71,33 @@ public readonly record struct SamplePlan(int Warmup, long Iterations, TimeSpan? 
 {
     public LatencyRecorder CreateRecorder() =>
         new(Duration is null ? Math.Min(Iterations, LatencyRecorder.DefaultMaxKeptSamples) : 1 << 16);
+
+    /// <summary>
+    /// The warm-up, then the measured iterations of <paramref name="once"/>, each timed with the
+    /// monotonic Stopwatch and recorded in nanoseconds divided by <paramref name="divisor"/> (2: half a
+    /// round trip). A duration run stops after the first iteration that ends past the deadline.
+    /// </summary>
+    public LatencyRecorder Measure(Action once, int divisor)
+    {
+        for (var i = 0; i < Warmup; i++)
+        {
+            once();
+        }
+        var recorder = CreateRecorder();
+        var deadline = DeadlineTicks(System.Diagnostics.Stopwatch.GetTimestamp());
+        for (long i = 0; i < Iterations; i++)
+        {
+            var t0 = System.Diagnostics.Stopwatch.GetTimestamp();
+            once();
+            var t1 = System.Diagnostics.Stopwatch.GetTimestamp();
+            recorder.Record(Clocks.TicksToNanoseconds(t1 - t0) / divisor);
+            if (t1 >= deadline)
+            {
+                break;
+            }
+        }
+        return recorder;
+    }
 
     /// <summary>Stopwatch tick at which a duration run stops; long.MaxValue for a counted run.</summary>
     public long DeadlineTicks(long startTicks) =>

@@ -123,23 +123,7 @@ public sealed class TcpPingPongMode : ILatencyMode
             var timeoutTicks = (long)(settings.ReplyTimeout.TotalSeconds * Stopwatch.Frequency);
 
             long sequence = 0;
-            for (var i = 0; i < plan.Warmup; i++)
-            {
-                Once(send, receive, ++sequence, timeoutTicks);
-            }
-            var recorder = plan.CreateRecorder();
-            var deadline = plan.DeadlineTicks(Stopwatch.GetTimestamp());
-            for (long i = 0; i < plan.Iterations; i++)
-            {
-                var t0 = Stopwatch.GetTimestamp();
-                Once(send, receive, ++sequence, timeoutTicks);
-                var t1 = Stopwatch.GetTimestamp();
-                recorder.Record(Clocks.TicksToNanoseconds(t1 - t0) / 2);
-                if (t1 >= deadline)
-                {
-                    break;
-                }
-            }
+            var recorder = plan.Measure(() => Once(send, receive, ++sequence, timeoutTicks), 2);
             return [new LatencySeries("tcp", "", size, "rtt/2", recorder)];
         }
 

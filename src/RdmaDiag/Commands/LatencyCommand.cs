@@ -1,13 +1,15 @@
 using System.CommandLine;
 using System.Net.Sockets;
 using RdmaDiag.Cli.Output;
+using RdmaDiag.Endpoint;
 using RdmaDiag.Latency;
 
 namespace RdmaDiag.Cli.Commands;
 
 /// <summary>
-/// `rdmadiag latency MODE [HOST]`: ping-pong and kernel-to-user latency with every percentile, the
-/// measurement's own overhead, --json and an --svg picture. Modes come from <see cref="LatencyModeCatalog"/>.
+/// `rdmadiag latency MODE [HOST]`: ping-pong, RDMA Read and kernel-to-user latency with every
+/// percentile, the measurement's own overhead, --json and an --svg picture. Modes come from
+/// <see cref="LatencyModeCatalog"/>.
 /// </summary>
 public sealed class LatencyCommand : Command
 {
@@ -19,28 +21,35 @@ public sealed class LatencyCommand : Command
     private readonly Argument<string?> _host = new("host")
     {
         Arity = ArgumentArity.ZeroOrOne,
-        Description = "Host running the latency responder (rdmadiag serve); omitted: an in-process responder on loopback",
+        Description = "Host running `rdmadiag serve --soft` (its latency responders); omitted: an in-process responder on loopback",
     };
 
-    private readonly Option<string?> _port = new("--port") { Description = $"Responder port (default {LatencyResponder.DefaultPort}; ephemeral on loopback)" };
+    private readonly Option<string?> _port = new("--port")
+    {
+        Description = $"Responder port (default {SoftLatencyProtocol.DefaultPort} for send/write/read, {LatencyResponder.DefaultPort} for tcp/rx-stamp; ephemeral on loopback)",
+    };
+
     private readonly Option<string?> _size = new("--size") { Description = "Message size in bytes (default 64)" };
     private readonly Option<string?> _sizes = new("--sizes") { Description = "Several message sizes, e.g. 64,4096" };
     private readonly Option<bool> _sweep = new("--sweep") { Description = "Every power of two from 2 B up to the mode's limit (at most 8 MiB), like perftest -a" };
-    private readonly Option<string?> _iterations = new("--iterations", "-n") { Description = $"Measured iterations per size (default {LatencyRunSettings.DefaultIterations})" };
-    private readonly Option<string?> _duration = new("--duration") { Description = "Measure each size for this many seconds instead of a count" };
-    private readonly Option<string?> _warmup = new("--warmup") { Description = $"Unrecorded iterations before each size (default {LatencyRunSettings.DefaultWarmup})" };
-    private readonly Option<bool> _busyPoll = new("--busy-poll") { Description = "Spin on non-blocking receives instead of sleeping in the kernel (uses a whole CPU per end)" };
-    private readonly Option<string?> _cpu = new("--cpu") { Description = "Pin the measuring thread to this CPU" };
+    private readonly Option<bool> _soft = new("--soft") { Description = "send/write/read: over RdmaDiag's userspace iWARP endpoint (the default)" };
+    private readonly Option<bool> _verbs = new("--verbs") { Description = "send/write/read: over an RDMA device through libibverbs (exit 3 when there is none)" };
     private readonly Option<string?> _transport = new("--transport") { Description = "rx-stamp: udp, tcp or both (default both)" };
     private readonly Option<string?> _timestamps = new("--timestamps") { Description = "rx-stamp: auto (software, and hardware when on), sw or hw (default auto)" };
     private readonly Option<bool> _json = new("--json") { Description = "Print the report as JSON" };
     private readonly Option<string?> _svg = new("--svg") { Description = "Write a histogram and CDF of every series to this SVG file" };
+    private readonly LatencyRunOptions _run = new();
 
-    public LatencyCommand() : base("latency", "Measure latency percentiles: tcp ping-pong, rx-stamp (kernel receive timestamp to user space).")
+    public LatencyCommand() : base("latency", "Measure latency percentiles: RDMA send, write and read, tcp ping-pong, rx-stamp (kernel receive timestamp to user space).")
     {
         Arguments.Add(_mode);
         Arguments.Add(_host);
-        foreach (var option in new Option[] { _port, _size, _sizes, _sweep, _iterations, _duration, _warmup, _busyPoll, _cpu, _transport, _timestamps, _json, _svg })
+        foreach (var option in new Option[] { _port, _size, _sizes, _sweep, _soft, _verbs })
+        {
+            Options.Add(option);
+        }
+        _run.AddTo(this);
+        foreach (var option in new Option[] { _transport, _timestamps, _json, _svg })
         {
             Options.Add(option);
         }
@@ -60,10 +69,9 @@ public sealed class LatencyCommand : Command
         {
             report = LatencyRunner.Run(mode, settings);
         }
-        catch (Exception e) when (e is IOException or TimeoutException or SocketException)
+        catch (Exception e) when (LatencyRunOptions.IsRunFailure(e))
         {
-            error.WriteLine($"rdmadiag: latency {mode.Name}: {e.Message}");
-            return ExitCodes.Failed;
+            return LatencyRunOptions.ReportFailure(error, $"latency {mode.Name}", e);
         }
 
         if (svg is not null)
@@ -92,21 +100,27 @@ public sealed class LatencyCommand : Command
         var modeName = parse.GetValue(_mode) ?? "";
         var mode = LatencyModeCatalog.Find(modeName)
             ?? throw new UserInputException($"MODE '{modeName}': expected one of {string.Join(", ", LatencyModeCatalog.All.Select(m => m.Name))}");
-        var iterations = parse.GetValue(_iterations);
-        var duration = parse.GetValue(_duration);
-        if (iterations is not null && duration is not null)
+        var soft = parse.GetValue(_soft);
+        var verbs = parse.GetValue(_verbs);
+        if (soft && verbs)
         {
-            throw new UserInputException("--iterations and --duration: give one of them, not both");
+            throw new UserInputException("--soft and --verbs: give one of them, not both");
         }
-        var settings = new LatencyRunSettings
+        if (mode is not RdmaLatencyMode)
+        {
+            foreach (var (given, name) in new[] { (soft, "--soft"), (verbs, "--verbs"), (parse.GetValue(_run.Crc), "--crc") })
+            {
+                if (given)
+                {
+                    throw new UserInputException($"{name} applies to the RDMA modes (send, write, read), not to {mode.Name}");
+                }
+            }
+        }
+        var settings = _run.Read(parse) with
         {
             Host = parse.GetValue(_host),
             Port = parse.GetValue(_port) is { } port ? LatencyOptionParser.ParsePort(port) : 0,
-            Iterations = iterations is null ? LatencyRunSettings.DefaultIterations : LatencyOptionParser.ParseCount("--iterations", iterations, 1, 1_000_000_000),
-            Duration = duration is null ? null : LatencyOptionParser.ParseDuration("--duration", duration),
-            Warmup = parse.GetValue(_warmup) is { } warmup ? (int)LatencyOptionParser.ParseCount("--warmup", warmup, 0, 10_000_000) : LatencyRunSettings.DefaultWarmup,
-            BusyPoll = parse.GetValue(_busyPoll),
-            Cpu = parse.GetValue(_cpu) is { } cpu ? (int)LatencyOptionParser.ParseCount("--cpu", cpu, 0, 1023) : null,
+            Transport = verbs ? RdmaTransport.Verbs : RdmaTransport.Soft,
             Transports = parse.GetValue(_transport) is { } transport ? LatencyOptionParser.ParseTransports(transport) : RxStampTransports.Both,
             Timestamps = parse.GetValue(_timestamps) is { } timestamps ? LatencyOptionParser.ParseTimestamps(timestamps) : TimestampSource.Auto,
         };
@@ -114,5 +128,63 @@ public sealed class LatencyCommand : Command
         {
             Sizes = LatencyOptionParser.ParseSizes(parse.GetValue(_size), parse.GetValue(_sizes), parse.GetValue(_sweep), mode, settings),
         });
+    }
+}
+
+/// <summary>
+/// The options `latency` and `compare` share: how long and how to measure. Both commands add them
+/// with <see cref="AddTo"/> and read them with <see cref="Read"/>.
+/// </summary>
+internal sealed class LatencyRunOptions
+{
+    private readonly Option<string?> _iterations = new("--iterations", "-n") { Description = $"Measured iterations per size (default {LatencyRunSettings.DefaultIterations})" };
+    private readonly Option<string?> _duration = new("--duration") { Description = "Measure each size for this many seconds instead of a count" };
+    private readonly Option<string?> _warmup = new("--warmup") { Description = $"Unrecorded iterations before each size (default {LatencyRunSettings.DefaultWarmup})" };
+    private readonly Option<bool> _busyPoll = new("--busy-poll") { Description = "Spin instead of sleeping in the kernel while waiting (uses a whole CPU per end)" };
+    private readonly Option<string?> _cpu = new("--cpu") { Description = "Pin the measuring thread to this CPU" };
+
+    public Option<bool> Crc { get; } = new("--crc") { Description = "send/write/read: require MPA CRC32c on every FPDU (the main cost of soft iWARP); default off unless the responder asks" };
+
+    public void AddTo(Command command)
+    {
+        foreach (var option in new Option[] { _iterations, _duration, _warmup, _busyPoll, _cpu, Crc })
+        {
+            command.Options.Add(option);
+        }
+    }
+
+    /// <summary>The settings these options give; Host, Port, Sizes and the transports are the caller's.</summary>
+    public LatencyRunSettings Read(ParseResult parse)
+    {
+        var iterations = parse.GetValue(_iterations);
+        var duration = parse.GetValue(_duration);
+        if (iterations is not null && duration is not null)
+        {
+            throw new UserInputException("--iterations and --duration: give one of them, not both");
+        }
+        return new LatencyRunSettings
+        {
+            Iterations = iterations is null ? LatencyRunSettings.DefaultIterations : LatencyOptionParser.ParseCount("--iterations", iterations, 1, 1_000_000_000),
+            Duration = duration is null ? null : LatencyOptionParser.ParseDuration("--duration", duration),
+            Warmup = parse.GetValue(_warmup) is { } warmup ? (int)LatencyOptionParser.ParseCount("--warmup", warmup, 0, 10_000_000) : LatencyRunSettings.DefaultWarmup,
+            BusyPoll = parse.GetValue(_busyPoll),
+            Cpu = parse.GetValue(_cpu) is { } cpu ? (int)LatencyOptionParser.ParseCount("--cpu", cpu, 0, 1023) : null,
+            Crc = parse.GetValue(Crc),
+        };
+    }
+
+    /// <summary>A failure of the measured path (not of the user's input): the run ends with exit 1, or 3 when something is missing.</summary>
+    public static bool IsRunFailure(Exception e) =>
+        e is IOException or TimeoutException or SocketException or IwarpException or LatencyUnavailableException;
+
+    public static int ReportFailure(TextWriter error, string what, Exception e)
+    {
+        if (e is LatencyUnavailableException)
+        {
+            error.WriteLine($"rdmadiag: {what} {e.Message}");
+            return ExitCodes.Unavailable;
+        }
+        error.WriteLine($"rdmadiag: {what}: {e.Message}");
+        return ExitCodes.Failed;
     }
 }

@@ -8,9 +8,7 @@ internal static class LatencyText
 {
     public static void Write(TextWriter output, LatencyReport report)
     {
-        var s = report.Settings;
-        var amount = s.Duration is { } d ? $"{d.TotalSeconds:0.###} s per size" : $"{s.Iterations} iterations per size";
-        output.WriteLine($"latency {report.Mode}: {amount} after {s.Warmup} warm-up, {(s.BusyPoll ? "busy-poll" : "blocking")}, {(s.Cpu is { } cpu ? $"CPU {cpu}" : "unpinned")}");
+        output.WriteLine($"latency {report.Mode}: {RunLine(report.Settings)}");
         output.WriteLine(OverheadLine(report.Overhead));
         foreach (var note in report.Notes)
         {
@@ -32,6 +30,13 @@ internal static class LatencyText
         table.Write(output);
         output.WriteLine("times in µs; percentiles are nearest-rank" +
             (report.Series.Any(x => !x.Statistics.Exact) ? $"; rows over {LatencyRecorder.DefaultMaxKeptSamples} samples come from the histogram (±{LatencyHistogram.MaxRelativeError:P2})" : "; every sample kept"));
+    }
+
+    /// <summary>"10000 iterations per size after 500 warm-up, blocking, unpinned[, CRC required]".</summary>
+    public static string RunLine(LatencyRunSettings s)
+    {
+        var amount = s.Duration is { } d ? $"{d.TotalSeconds:0.###} s per size" : $"{s.Iterations} iterations per size";
+        return $"{amount} after {s.Warmup} warm-up, {(s.BusyPoll ? "busy-poll" : "blocking")}, {(s.Cpu is { } cpu ? $"CPU {cpu}" : "unpinned")}{(s.Crc ? ", CRC required" : "")}";
     }
 
     public static string OverheadLine(MeasurementOverhead o) =>

@@ -8,7 +8,7 @@ namespace RdmaDiag.Tests.Latency;
 
 public class LatencyCommandTests
 {
-    private static (int Code, string Output, string Error) Run(params string[] args)
+    internal static (int Code, string Output, string Error) Run(params string[] args)
     {
         var output = new StringWriter();
         var error = new StringWriter();
@@ -103,7 +103,7 @@ public class LatencyCommandTests
     [Fact]
     public void Latency_UnknownMode_ExitsTwoListingModes()
     {
-        AssertBadInput(Run("latency", "carrier-pigeon"), "expected one of tcp, rx-stamp");
+        AssertBadInput(Run("latency", "carrier-pigeon"), "expected one of send, write, read, tcp, rx-stamp");
     }
 
     [Fact]

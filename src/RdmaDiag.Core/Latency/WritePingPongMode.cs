@@ -1,0 +1,90 @@
+using RdmaDiag.Endpoint;
+
+namespace RdmaDiag.Latency;
+
+/// <summary>
+/// `latency write`: RDMA Write ping-pong over the userspace iWARP endpoint, as ib_write_lat. Each side
+/// Writes its whole buffer into the other's advertised region and then polls the last octet of its
+/// own region until the other's Write lands; one sample is half the round trip. The polled octet is
+/// the exchange's tag and must be exactly that; after each size both regions are compared in full
+/// with the other side's data.
+/// </summary>
+public sealed class WritePingPongMode : RdmaLatencyMode
+{
+    public override SoftLatencyOp Operation => SoftLatencyOp.Write;
+
+    public override string Name => "write";
+
+    public override string Description => "RDMA Write ping-pong polling the last octet, over the userspace iWARP endpoint (as ib_write_lat); sample = RTT/2";
+
+    private protected override ILatencySession CreateSession(SoftLatencyClient client, List<string> notes) => new Session(client, notes);
+
+    private sealed class Session(SoftLatencyClient client, List<string> notes) : ILatencySession
+    {
+        private long _verified;
+        private int _sizes;
+
+        public IReadOnlyList<string> Notes =>
+            [.. notes, $"write: {_verified} polled octets were their exchange's tag; after each of {_sizes} size(s) both regions held the other side's data"];
+
+        public IReadOnlyList<LatencySeries> Measure(int size, SamplePlan plan)
+        {
+            var connection = client.Connection;
+            var region = GC.AllocateArray<byte>(size, pinned: true);
+            var mr = connection.RegisterMemory(region, MemoryAccess.LocalWrite | MemoryAccess.RemoteWrite);
+            try
+            {
+                var ready = client.BeginSize(size, out var seed, mr);
+                var send = GC.AllocateArray<byte>(size, pinned: true);
+                ProbeMessage.FillPattern(send, seed);
+                var exchange = new Exchange(client, ready, send, region);
+                var recorder = plan.Measure(exchange.Once, 2);
+                var done = client.EndSize(size);
+                var label = $"write {LatencySeries.FormatSize(size)}";
+                if (done.Status != SoftLatencyStatus.Ok || done.Count != exchange.Count)
+                {
+                    throw new IOException($"{label}: the responder saw {done.Count} Writes (this side sent {exchange.Count}) and reports {done.Status}: its region did not hold this side's data and tag");
+                }
+                // Done travelled the stream after the responder's last Write, so that Write is placed in full.
+                var expected = new byte[size];
+                ProbeMessage.FillPattern(expected, SoftLatencyProtocol.ResponderSeed(seed));
+                expected[^1] = exchange.Count == 0 ? (byte)0 : SoftLatencyProtocol.Tag(exchange.Count);
+                var same = region.AsSpan().CommonPrefixLength(expected);
+                if (same != size)
+                {
+                    throw new IOException($"{label}: octet {same} of this side's region is 0x{region[same]:X2} after the responder's last Write, expected 0x{expected[same]:X2}");
+                }
+                _verified += exchange.Count;
+                _sizes++;
+                return [new LatencySeries("write", "", size, "rtt/2", recorder)];
+            }
+            finally
+            {
+                connection.DeregisterMemory(mr);
+            }
+        }
+
+        public void Dispose() => client.Dispose();
+    }
+
+    /// <summary>One size's ping-pong state: the exchange count is the tag sequence both sides follow.</summary>
+    private sealed class Exchange(SoftLatencyClient client, SoftLatencyControl ready, byte[] send, byte[] region)
+    {
+        private byte _previous;
+
+        public long Count { get; private set; }
+
+        public void Once()
+        {
+            var tag = SoftLatencyProtocol.Tag(++Count);
+            send[^1] = tag;
+            client.Connection.PostWrite(0, send, ready.STag, ready.TaggedOffset, PostFlags.None);
+            var seen = LastOctetPoller.WaitForChange(region, _previous, client.Connection, client.Settings.BusyPoll, client.TimeoutTicks, watchCompletions: false, out _);
+            if (seen != tag)
+            {
+                throw new IOException($"write {LatencySeries.FormatSize(region.Length)}: in exchange {Count} the polled octet became 0x{seen:X2}, expected the tag 0x{tag:X2}");
+            }
+            _previous = tag;
+        }
+    }
+}
