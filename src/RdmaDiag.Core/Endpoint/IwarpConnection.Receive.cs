@@ -82,18 +82,18 @@ public sealed partial class IwarpConnection
     /// Inline progress: one receive and the FPDUs it completes, by whichever waiting thread gets the
     /// progress lock; the others sleep until it signals.
     /// </summary>
-    private void DriveProgress(long deadline)
+    private void DriveProgress(long deadline, long now)
     {
         if (!Monitor.TryEnter(_progressLock))
         {
-            SleepUntilSignalled(Math.Min(deadline, Stopwatch.GetTimestamp() + Stopwatch.Frequency / 100));
+            SleepUntilSignalled(Math.Min(deadline, now + Stopwatch.Frequency / 100));
             return;
         }
         try
         {
             if (!_receiveStopped)
             {
-                long left = (deadline - Stopwatch.GetTimestamp()) * 1000 / Stopwatch.Frequency;
+                long left = (deadline - now) * 1000 / Stopwatch.Frequency;
                 if (left <= 0)
                 {
                     return;
@@ -122,7 +122,12 @@ public sealed partial class IwarpConnection
         {
             Monitor.Exit(_progressLock);
         }
-        Signal();
+        // Unlocked look first: usually nobody else waits, and a thread that starts waiting just after
+        // this look sleeps only its 10 ms slice before it tries to drive progress itself.
+        if (Volatile.Read(ref _waiters) > 0)
+        {
+            Signal();
+        }
     }
 
     /// <summary>One blocking receive (timeout in ms, 0 for none) and every FPDU it completes. False once the stream is over.</summary>
@@ -177,7 +182,7 @@ public sealed partial class IwarpConnection
         }
         _receiveEnd += received;
         Interlocked.Add(ref _bytesReceived, received);
-        Interlocked.Exchange(ref _lastReceiveTimestamp, Stopwatch.GetTimestamp());
+        Interlocked.Exchange(ref _lastReceiveTick, Environment.TickCount64);
         ProcessReceived();
         return !_receiveStopped;
     }

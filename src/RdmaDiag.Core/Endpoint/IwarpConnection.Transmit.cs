@@ -310,13 +310,14 @@ public sealed partial class IwarpConnection
             {
                 throw new InvalidOperationException($"connection is {_state}; it must be established to send");
             }
-            if (Stopwatch.GetTimestamp() >= deadline)
+            long now = Stopwatch.GetTimestamp();
+            if (now >= deadline)
             {
                 throw Stall(limit, "at the responder's MPA fence (RFC 5044: the responder may not send before the initiator's first FPDU)");
             }
             if (_options.Progress == ProgressMode.Inline)
             {
-                DriveProgress(deadline);
+                DriveProgress(deadline, now);
             }
             else
             {

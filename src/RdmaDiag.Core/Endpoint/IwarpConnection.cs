@@ -63,7 +63,7 @@ public sealed partial class IwarpConnection : IDisposable
     private long _bytesReceived;
     private long _fpdusSent;
     private long _fpdusReceived;
-    private long _lastReceiveTimestamp;
+    private long _lastReceiveTick;
 
     private Thread? _receiveThread;
 
@@ -200,7 +200,7 @@ public sealed partial class IwarpConnection : IDisposable
         _parameters = parameters with { Emss = emss, Mulpdu = mulpdu };
         InitializeTransmit(_parameters);
         InitializeReceive(_parameters, acceptedRtr);
-        _lastReceiveTimestamp = Stopwatch.GetTimestamp();
+        _lastReceiveTick = Environment.TickCount64;
     }
 
     private void Start()
@@ -420,7 +420,7 @@ public sealed partial class IwarpConnection : IDisposable
             }
             if (_options.Progress == ProgressMode.Inline)
             {
-                DriveProgress(deadline);
+                DriveProgress(deadline, now);
             }
             else if (_options.BusyPoll)
             {
@@ -473,7 +473,7 @@ public sealed partial class IwarpConnection : IDisposable
 
     internal IwarpException Stall(TimeSpan waited, string what)
     {
-        double idle = Stopwatch.GetElapsedTime(Interlocked.Read(ref _lastReceiveTimestamp)).TotalSeconds;
+        double idle = (Environment.TickCount64 - Interlocked.Read(ref _lastReceiveTick)) / 1000.0;
         return new IwarpException(IwarpErrorKind.Stall, ConnectionPhase.FullOperation,
             $"no progress within {waited.TotalSeconds:0.###} s {what}: {BytesReceived} octets / {FpdusReceived} FPDUs received so far, the last {idle:0.###} s ago{DescribeReceiveProgress()}")
         {

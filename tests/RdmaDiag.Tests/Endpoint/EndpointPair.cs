@@ -65,14 +65,19 @@ internal sealed class EndpointPair : IDisposable
         Func<IwarpConnectionRequest, bool>? accept = null,
         ReadOnlyMemory<byte> rejectPrivateData = default,
         ReadOnlyMemory<byte> clientPrivateData = default,
-        ReadOnlyMemory<byte> serverPrivateData = default)
+        ReadOnlyMemory<byte> serverPrivateData = default,
+        NetnsPair? netns = null)
     {
         var failures = new ConcurrentQueue<IwarpException>();
-        var listener = IwarpListener.Start(new IPEndPoint(IPAddress.Loopback, 0), serverSetup, failures.Enqueue);
+        IwarpListener listener = netns is null
+            ? IwarpListener.Start(new IPEndPoint(IPAddress.Loopback, 0), serverSetup, failures.Enqueue)
+            : NetnsPair.Run(netns.A, () => IwarpListener.Start(new IPEndPoint(NetnsPair.AddressA, 0), serverSetup, failures.Enqueue));
         var client = new IwarpConnection(clientOptions);
         var server = new IwarpConnection(serverOptions);
         prepareClient?.Invoke(client);
-        Task<NegotiatedParameters> connect = client.ConnectAsync(listener.LocalEndPoint, clientSetup, clientPrivateData);
+        Task<NegotiatedParameters> connect = netns is null
+            ? client.ConnectAsync(listener.LocalEndPoint, clientSetup, clientPrivateData)
+            : Task.Run(() => NetnsPair.Run(netns.B, () => client.Connect(listener.LocalEndPoint, clientSetup, clientPrivateData)));
         using var timeout = new CancellationTokenSource(Wait);
         Task<IwarpConnectionRequest> request = listener.AcceptAsync(timeout.Token);
         await Task.WhenAny(connect, request);

@@ -35,13 +35,16 @@ public class NegotiationMatrixTests
 
     [Theory]
     [MemberData(nameof(RevisionAndCrc))]
-    public async Task Setup_RevisionAndCrcPolicies_AgreeOrFailWithTypedCause(byte clientRev, byte serverRev, CrcPolicy clientCrc, CrcPolicy serverCrc)
+    public Task Setup_RevisionAndCrcPolicies_AgreeOrFailWithTypedCause(byte clientRev, byte serverRev, CrcPolicy clientCrc, CrcPolicy serverCrc) =>
+        RevisionAndCrcCase(clientRev, serverRev, clientCrc, serverCrc, Traffic.SmallSegments, netns: null);
+
+    internal static async Task RevisionAndCrcCase(byte clientRev, byte serverRev, CrcPolicy clientCrc, CrcPolicy serverCrc, IwarpConnectionOptions options, NetnsPair? netns)
     {
         var traffic = new Traffic();
         using SetupOutcome outcome = await EndpointPair.TryConnectAsync(
             new IwarpSetupOptions { MpaRevision = clientRev, Crc = clientCrc },
             new IwarpSetupOptions { MpaRevision = serverRev, Crc = serverCrc },
-            Traffic.SmallSegments, Traffic.SmallSegments, traffic.PrepareClient, traffic.PrepareServer);
+            options, options, traffic.PrepareClient, traffic.PrepareServer, netns: netns);
 
         if (clientRev > serverRev)
         {
@@ -106,14 +109,18 @@ public class NegotiationMatrixTests
 
     [Theory]
     [MemberData(nameof(Markers))]
-    public async Task Setup_MarkersEachWay_InsertedWhereAskedOrRefusedWithTypedCause(
-        byte rev, bool clientAsks, bool serverAsks, bool clientRefuses, bool serverRefuses, CrcPolicy crc)
+    public Task Setup_MarkersEachWay_InsertedWhereAskedOrRefusedWithTypedCause(
+        byte rev, bool clientAsks, bool serverAsks, bool clientRefuses, bool serverRefuses, CrcPolicy crc) =>
+        MarkersCase(rev, clientAsks, serverAsks, clientRefuses, serverRefuses, crc, Traffic.SmallSegments, netns: null);
+
+    internal static async Task MarkersCase(byte rev, bool clientAsks, bool serverAsks, bool clientRefuses, bool serverRefuses, CrcPolicy crc,
+        IwarpConnectionOptions options, NetnsPair? netns)
     {
         var traffic = new Traffic();
         using SetupOutcome outcome = await EndpointPair.TryConnectAsync(
             new IwarpSetupOptions { MpaRevision = rev, Crc = crc, RequestMarkers = clientAsks, AcceptPeerMarkers = !clientRefuses },
             new IwarpSetupOptions { Crc = crc, RequestMarkers = serverAsks, AcceptPeerMarkers = !serverRefuses },
-            Traffic.SmallSegments, Traffic.SmallSegments, traffic.PrepareClient, traffic.PrepareServer);
+            options, options, traffic.PrepareClient, traffic.PrepareServer, netns: netns);
 
         if (clientAsks && serverRefuses)
         {
@@ -133,8 +140,10 @@ public class NegotiationMatrixTests
         NegotiatedParameters server = outcome.Pair.ServerParameters;
         Assert.Equal((serverAsks, clientAsks), (client.MarkersSent, client.MarkersReceived));
         Assert.Equal((clientAsks, serverAsks), (server.MarkersSent, server.MarkersReceived));
-        // RFC 5044 §5: 536 − (6 + 4·⌈536/512⌉ + 536 mod 4) = 522 with markers, 536 − 6 = 530 without.
-        Assert.Equal(client.MarkersSent ? 522 : 530, client.Mulpdu);
+        // RFC 5044 §5: EMSS − (6 + 4·⌈EMSS/512⌉ + EMSS mod 4) with markers, EMSS − (6 + EMSS mod 4) without
+        // (522 and 530 for the 536-octet EMSS of the loopback cases).
+        int emss = client.Emss;
+        Assert.Equal(client.MarkersSent ? emss - (6 + 4 * ((emss + 511) / 512) + emss % 4) : emss - (6 + emss % 4), client.Mulpdu);
         traffic.Run(outcome.Pair);
     }
 
@@ -157,13 +166,16 @@ public class NegotiationMatrixTests
 
     [Theory]
     [MemberData(nameof(PeerToPeer))]
-    public async Task Setup_PeerToPeerRtrTypes_UseOneCommonRtrOrTerminateWithCode7(RtrTypes clientTypes, RtrTypes serverTypes, CrcPolicy crc)
+    public Task Setup_PeerToPeerRtrTypes_UseOneCommonRtrOrTerminateWithCode7(RtrTypes clientTypes, RtrTypes serverTypes, CrcPolicy crc) =>
+        PeerToPeerCase(clientTypes, serverTypes, crc, Traffic.SmallSegments, netns: null);
+
+    internal static async Task PeerToPeerCase(RtrTypes clientTypes, RtrTypes serverTypes, CrcPolicy crc, IwarpConnectionOptions options, NetnsPair? netns)
     {
         var traffic = new Traffic();
         using SetupOutcome outcome = await EndpointPair.TryConnectAsync(
             new IwarpSetupOptions { Crc = crc, PeerToPeer = clientTypes },
             new IwarpSetupOptions { Crc = crc, PeerToPeer = serverTypes },
-            Traffic.SmallSegments, Traffic.SmallSegments, traffic.PrepareClient, traffic.PrepareServer);
+            options, options, traffic.PrepareClient, traffic.PrepareServer, netns: netns);
 
         RtrTypes accepted = serverTypes == RtrTypes.None ? RtrTypes.Write | RtrTypes.Read : serverTypes;
         RtrTypes common = clientTypes & accepted;

@@ -83,6 +83,29 @@ public class NetnsTests
         static int wireMulpdu(int emss) => emss - (6 + 4 * ((emss + 511) / 512) + emss % 4);
     }
 
+    /// <summary>
+    /// The loopback negotiation matrix again, between namespaces with the real 1500-octet MTU (no EMSS
+    /// override): every case of <see cref="NegotiationMatrixTests"/> in one pair of namespaces.
+    /// </summary>
+    [NetnsFact]
+    public async Task NegotiationMatrix_AcrossVeth_AgreesOrFailsAsOnLoopback()
+    {
+        using NetnsPair pair = NetnsPair.Create();
+        var options = IwarpConnectionOptions.Default;
+        foreach (object[] row in NegotiationMatrixTests.RevisionAndCrc())
+        {
+            await NegotiationMatrixTests.RevisionAndCrcCase((byte)row[0], (byte)row[1], (CrcPolicy)row[2], (CrcPolicy)row[3], options, pair);
+        }
+        foreach (object[] row in NegotiationMatrixTests.Markers())
+        {
+            await NegotiationMatrixTests.MarkersCase((byte)row[0], (bool)row[1], (bool)row[2], (bool)row[3], (bool)row[4], (CrcPolicy)row[5], options, pair);
+        }
+        foreach (object[] row in NegotiationMatrixTests.PeerToPeer())
+        {
+            await NegotiationMatrixTests.PeerToPeerCase((RtrTypes)row[0], (RtrTypes)row[1], (CrcPolicy)row[2], options, pair);
+        }
+    }
+
     [NetnsFact]
     public void Connect_SynsDropped_FailsTcpTimeout()
     {
