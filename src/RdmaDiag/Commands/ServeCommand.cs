@@ -73,6 +73,8 @@ public sealed class ServeCommand : Command
         {
             throw new UserInputException($"--listen {endpoint.Address} --port {port}: cannot listen there: {e.Message}");
         }
+        // The latency responders (tcp/udp echo on 18515, soft iWARP on 18516) ride along with the probe server.
+        using var latency = RdmaDiag.Latency.LatencyServices.Start(endpoint.Address, setup, output);
 
         using var stop = new CancellationTokenSource();
         void OnSignal(PosixSignalContext context)
