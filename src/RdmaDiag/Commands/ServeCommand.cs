@@ -73,9 +73,6 @@ public sealed class ServeCommand : Command
         {
             throw new UserInputException($"--listen {endpoint.Address} --port {port}: cannot listen there: {e.Message}");
         }
-        // The latency responders (tcp/udp echo on 18515, soft iWARP on 18516) ride along with the probe server.
-        using var latency = RdmaDiag.Latency.LatencyServices.Start(endpoint.Address, setup, output);
-
         using var stop = new CancellationTokenSource();
         void OnSignal(PosixSignalContext context)
         {
@@ -85,6 +82,8 @@ public sealed class ServeCommand : Command
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
         output.WriteLine($"rdmadiag serve --soft: listening on {server.LocalEndPoint} ({setup}; probe protocol v{ProbeMessage.CurrentVersion}); Ctrl-C stops");
+        // The latency responders (tcp/udp echo on 18515, soft iWARP on 18516) ride along with the probe server.
+        using var latency = RdmaDiag.Latency.LatencyServices.Start(endpoint.Address, setup, output);
         output.Flush();
         server.RunAsync(stop.Token).GetAwaiter().GetResult();
         output.WriteLine("rdmadiag serve: stopped");

@@ -68,9 +68,9 @@ public partial class ServeCommandTests
                 Assert.True(probe.Read(4096).Verified);
                 connection.Close();
             }
-            string established = (await serve.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(10)))!;
+            string established = await NextLogLine(serve.StandardOutput);
             Assert.Contains("established: rev 2/2 enhanced crc on", established);
-            string closed = (await serve.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(10)))!;
+            string closed = await NextLogLine(serve.StandardOutput);
             Assert.Contains("closed by the peer after 4 probe request(s)", closed);
 
             Assert.Equal(0, kill(serve.Id, 2 /* SIGINT */));
@@ -83,6 +83,19 @@ public partial class ServeCommandTests
             if (!serve.HasExited)
             {
                 serve.Kill();
+            }
+        }
+    }
+
+    // The next connection line, past the latency responders' start-up lines.
+    private static async Task<string> NextLogLine(StreamReader output)
+    {
+        while (true)
+        {
+            string line = (await output.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(10)))!;
+            if (!line.StartsWith("latency: ", StringComparison.Ordinal))
+            {
+                return line;
             }
         }
     }
