@@ -1,5 +1,4 @@
 using System.Text.Json;
-using RdmaDiag.Capture.Iwarp.Synth;
 
 namespace RdmaDiag.Tests.Decode;
 
@@ -224,9 +223,9 @@ public class TsharkOracleTests
     public static TheoryData<string> Captures()
     {
         var data = new TheoryData<string>();
-        foreach (var s in SampleCaptures.All)
+        foreach (var file in Directory.GetFiles(DecodeTestKit.CapturesDirectory, "*.pcapng").Order())
         {
-            data.Add(s.FileName);
+            data.Add(Path.GetFileName(file));
         }
         return data;
     }
