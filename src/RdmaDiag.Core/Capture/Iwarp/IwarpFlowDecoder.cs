@@ -293,22 +293,20 @@ internal sealed class IwarpFlowDecoder : IStreamConsumer
         }
     }
 
-    private static string Rtrs(MpaV2Block b)
+    private static string Rtrs(MpaV2Block b) => Names("none", "/", (b.SendRtr, "Send"), (b.WriteRtr, "Write"), (b.ReadRtr, "Read"));
+
+    /// <summary>The names whose flag is set, joined, or <paramref name="none"/>.</summary>
+    internal static string Names(string none, string separator, params ReadOnlySpan<(bool Set, string Name)> flags)
     {
-        var names = new List<string>(3);
-        if (b.SendRtr)
+        var names = new List<string>(flags.Length);
+        foreach (var (set, name) in flags)
         {
-            names.Add("Send");
+            if (set)
+            {
+                names.Add(name);
+            }
         }
-        if (b.WriteRtr)
-        {
-            names.Add("Write");
-        }
-        if (b.ReadRtr)
-        {
-            names.Add("Read");
-        }
-        return names.Count == 0 ? "none" : string.Join("/", names);
+        return names.Count == 0 ? none : string.Join(separator, names);
     }
 
     /// <summary>Private data as hex, with the printable ASCII beside it, and the RFC 6581 block.</summary>

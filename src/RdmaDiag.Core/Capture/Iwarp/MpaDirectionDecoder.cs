@@ -422,7 +422,7 @@ internal sealed class MpaDirectionDecoder
             return Malformed(fpdu, ulpdu, segment, error, wireLength, offset, frame, lastFrame, ts, crc, computed);
         }
         _unverifiedMalformed = 0;
-        var record = new IwarpFpdu(_flow.Tcp, Direction, frame, lastFrame, ts, offset, wireLength, ulpdu, CrcField(fpdu), crc, computed, true, segment, default);
+        var record = new IwarpFpdu(_flow.Tcp, Direction, frame, lastFrame, ts, offset, wireLength, ulpdu, CrcField(fpdu), crc, computed, segment);
         _flow.OnFpdu(in record);
         return true;
     }
