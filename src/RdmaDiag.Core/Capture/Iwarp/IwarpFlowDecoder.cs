@@ -191,6 +191,12 @@ internal sealed class IwarpFlowDecoder : IStreamConsumer
             Info.Request = seen;
             CheckStartFrame(seen);
             d.AwaitReply();
+            if (Info.Reply is { } early && early.Direction != d.Direction && !early.Frame.Rejected)
+            {
+                // The capture holds the Reply before the Request (frames from two interfaces, reordered): settle now.
+                Negotiate(early.Frame);
+                d.EnterFullOperation(Info.MarkersIn(d.Direction));
+            }
             return;
         }
         if (Info.Reply is { } first)
@@ -223,7 +229,9 @@ internal sealed class IwarpFlowDecoder : IStreamConsumer
                 $"{Sender(initiator.Direction)} sent octets after its MPA Request (frame {Info.Request?.FrameNumber}) before the Reply (frame {frameNumber}) arrived.");
         }
         d.EnterFullOperation(Info.MarkersIn(d.Direction));
-        if (initiator.Phase is DirectionPhase.AwaitReply or DirectionPhase.Detect)
+        // A silent initiator of a connection captured from its SYN has its Request still to come (frames reordered);
+        // one captured mid-connection sent it before the capture began, so what it sends next is FPDUs.
+        if (initiator.Phase == DirectionPhase.AwaitReply || initiator.Phase == DirectionPhase.Detect && !Tcp.HandshakeSeen)
         {
             initiator.EnterFullOperation(Info.MarkersIn(initiator.Direction));
             initiator.Resume();
