@@ -86,10 +86,13 @@ public static class Crc32c
         ref byte p = ref MemoryMarshal.GetReference(data);
         nuint length = (nuint)data.Length;
         nuint at = 0;
-        state = Blocks(state, ref p, ref at, length, LongBlock, LongShift);
-        state = Blocks(state, ref p, ref at, length, MediumBlock, MediumShift);
-        state = Blocks(state, ref p, ref at, length, ShortBlock, ShortShift);
-        state = Blocks(state, ref p, ref at, length, TinyBlock, TinyShift);
+        if (length >= 3 * TinyBlock)
+        {
+            state = Blocks(state, ref p, ref at, length, LongBlock, LongShift);
+            state = Blocks(state, ref p, ref at, length, MediumBlock, MediumShift);
+            state = Blocks(state, ref p, ref at, length, ShortBlock, ShortShift);
+            state = Blocks(state, ref p, ref at, length, TinyBlock, TinyShift);
+        }
         for (; length - at >= 8; at += 8)
         {
             state = BitOperations.Crc32C(state, Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref p, at)));

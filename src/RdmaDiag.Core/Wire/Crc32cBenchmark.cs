@@ -34,7 +34,14 @@ public static class Crc32cBenchmark
 {
     public static IReadOnlyList<int> DefaultSizes { get; } = [64, 1024, 64 * 1024];
 
-    public const int Rounds = 15;
+    /// <summary>
+    /// Length of one timed round. Short rounds mostly fit inside one scheduler time slice, so on a shared
+    /// machine the upper rounds show the unshared speed while the median shows what the load leaves.
+    /// </summary>
+    public static readonly TimeSpan RoundLength = TimeSpan.FromMilliseconds(2);
+
+    /// <summary>Fewest rounds per implementation and size, however short the run.</summary>
+    public const int MinRounds = 15;
 
     // Struct type arguments make the JIT specialise the timing loop per implementation, with no
     // delegate call in the way of a 64-octet measurement.
@@ -80,12 +87,13 @@ public static class Crc32cBenchmark
         var rows = new List<CrcBenchmarkRow>();
         foreach (var buffer in buffers)
         {
-            double roundSeconds = perSize.TotalSeconds / (2 * Rounds);
+            int rounds = Math.Max(MinRounds, (int)(perSize / (2 * RoundLength)));
+            double roundSeconds = perSize.TotalSeconds / (2 * rounds);
             long fastIterations = Calibrate<Fast>(buffer, roundSeconds, ref sink);
             long naiveIterations = Calibrate<Naive>(buffer, roundSeconds, ref sink);
-            var fast = new List<double>(Rounds);
-            var naive = new List<double>(Rounds);
-            for (int round = 0; round < Rounds; round++)
+            var fast = new List<double>(rounds);
+            var naive = new List<double>(rounds);
+            for (int round = 0; round < rounds; round++)
             {
                 fast.Add(Measure<Fast>(buffer, fastIterations, ref sink));
                 naive.Add(Measure<Naive>(buffer, naiveIterations, ref sink));
@@ -107,7 +115,7 @@ public static class Crc32cBenchmark
             long start = Stopwatch.GetTimestamp();
             sink ^= Loop<T>(buffer, iterations);
             double elapsed = Stopwatch.GetElapsedTime(start).TotalSeconds;
-            if (elapsed >= 0.002 || iterations >= 1L << 40)
+            if (elapsed >= Math.Min(seconds, 0.002) || iterations >= 1L << 40)
             {
                 return Math.Max(1, (long)(iterations * seconds / elapsed));
             }

@@ -46,7 +46,8 @@ public sealed class BenchCommand : Command
             string path = Crc32c.IsHardwareAccelerated
                 ? "fast = hardware crc32, 3 interleaved lanes joined by shift tables; naive = hardware crc32, one 8-octet step at a time"
                 : "no CRC instruction on this CPU: fast = slicing-by-8 tables; naive = BitOperations.Crc32C software fallback";
-            output.WriteLine($"CRC-32C throughput on one core, GB/s (10^9 octets/s): median of {Crc32cBenchmark.Rounds} alternating rounds [min .. max]");
+            int rounds = rows.Count == 0 ? 0 : rows[0].Fast.RoundGBps.Count;
+            output.WriteLine($"CRC-32C throughput on one core, GB/s (10^9 octets/s): median [min .. max] of {rounds} alternating rounds per size");
             output.WriteLine(path);
             output.WriteLine();
             output.WriteLine($"{"size",-8}  {"fast",-22}  {"naive",-22}  {"speed-up",8}");

@@ -31,6 +31,6 @@ public class BenchCommandTests
         {
             Assert.Contains($"\n{size}", text);
         }
-        Assert.All(rows, r => Assert.Equal(Crc32cBenchmark.Rounds, r.Fast.RoundGBps.Count));
+        Assert.All(rows, r => Assert.Equal(Crc32cBenchmark.MinRounds, r.Fast.RoundGBps.Count));
     }
 }

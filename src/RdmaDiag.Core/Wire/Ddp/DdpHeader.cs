@@ -36,7 +36,7 @@ namespace RdmaDiag.Wire.Ddp;
 ///  +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 /// </code>
 /// </summary>
-public readonly struct DdpHeader
+public readonly struct DdpHeader : IEquatable<DdpHeader>
 {
     public const int TaggedLength = 14;
     public const int UntaggedLength = 18;
@@ -168,6 +168,20 @@ public readonly struct DdpHeader
         BinaryPrimitives.WriteUInt32BigEndian(destination[14..], MessageOffset);
         return UntaggedLength;
     }
+
+    public bool Equals(DdpHeader other) =>
+        Tagged == other.Tagged && Last == other.Last && Dv == other.Dv && Reserved == other.Reserved
+        && RdmapControl == other.RdmapControl && STag == other.STag && TaggedOffset == other.TaggedOffset
+        && RsvdUlp == other.RsvdUlp && QueueNumber == other.QueueNumber
+        && MessageSequenceNumber == other.MessageSequenceNumber && MessageOffset == other.MessageOffset;
+
+    public override bool Equals(object? obj) => obj is DdpHeader other && Equals(other);
+
+    public override int GetHashCode() => HashCode.Combine(Control, RdmapControl, STag, TaggedOffset, QueueNumber, MessageSequenceNumber, MessageOffset);
+
+    public static bool operator ==(DdpHeader left, DdpHeader right) => left.Equals(right);
+
+    public static bool operator !=(DdpHeader left, DdpHeader right) => !left.Equals(right);
 
     public override string ToString() => Tagged
         ? $"DDP tagged{(Last ? " L" : "")} DV {Dv} STag 0x{STag:X8} TO 0x{TaggedOffset:X}"
