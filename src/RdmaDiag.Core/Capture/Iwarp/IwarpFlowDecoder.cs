@@ -490,16 +490,25 @@ internal sealed class IwarpFlowDecoder : IStreamConsumer
         if (f.HasDdp)
         {
             stats.Opcodes[(int)f.Opcode]++;
-            CheckVersions(f);
         }
-        if (!f.Error.IsNone && f.Error.Kind is not (WireErrorKind.DdpVersion or WireErrorKind.RdmapVersion))
+        var error = f.Error.Kind;
+        if (error == WireErrorKind.None)
+        {
+            Follow(f);
+        }
+        else if (error is WireErrorKind.DdpVersion or WireErrorKind.RdmapVersion)
+        {
+            CheckVersions(f);
+            Follow(f);
+        }
+        else
         {
             stats.Malformed++;
             Report(IwarpRules.Malformed, f.Frame, $"{Describe(dir)}: {f.Error.Message} (FPDU at stream offset {f.StreamOffset}, ULPDU_Length {f.UlpduLength}).");
-        }
-        else if (f.HasDdp)
-        {
-            Follow(f);
+            if (f.HasDdp)
+            {
+                CheckVersions(f);
+            }
         }
         _context.Emit(in f);
     }
