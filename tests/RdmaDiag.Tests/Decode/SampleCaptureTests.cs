@@ -81,6 +81,43 @@ public class SampleCaptureTests
         }
     }
 
+    /// <summary>Captures of real traffic in captures/ (not synthesized): file, expected findings, verdict.</summary>
+    internal static readonly (string File, string[] Rules, VerdictStatus Verdict)[] Recorded =
+    [
+        ("endpoint-loopback.pcapng", ["tcp-fin", "tcp-fin"], VerdictStatus.Ok),
+    ];
+
+    [Fact]
+    public void RecordedCaptures_Decode_ReportTheExpectedFindingsAndHaveTheirReadmeLine()
+    {
+        var readme = File.ReadAllLines(Path.Combine(DecodeTestKit.CapturesDirectory, "README.md"));
+        foreach (var (file, rules, verdict) in Recorded)
+        {
+            var decoded = DecodeTestKit.Decode(Path.Combine(DecodeTestKit.CapturesDirectory, file));
+            Assert.Equal(rules.Order(), decoded.Rules.Order());
+            Assert.Equal(verdict, decoded.Summary.Verdict.Status);
+            Assert.Contains(readme, l => l.StartsWith($"| `{file}` |", StringComparison.Ordinal) && l.Contains($"verdict {FlowVerdict.Name(verdict)}", StringComparison.Ordinal));
+        }
+        var listed = Directory.GetFiles(DecodeTestKit.CapturesDirectory, "*.pcapng").Select(Path.GetFileName).Order();
+        Assert.Equal(SampleCaptures.All.Select(s => s.FileName).Concat(Recorded.Select(r => r.File)).Order(), listed);
+    }
+
+    [Fact]
+    public void EndpointLoopback_Decode_ShowsTheWholeSessionWithGoodCrcs()
+    {
+        var decoded = DecodeTestKit.Decode(Path.Combine(DecodeTestKit.CapturesDirectory, "endpoint-loopback.pcapng"));
+
+        Assert.Equal(24, decoded.Frames.Count);
+        Assert.All(decoded.Frames, f => Assert.True(f.GetProperty("rdmadiag.crc_ok").GetBoolean()));
+        Assert.Equal([0, 1, 2, 3, 8, 10, 11], decoded.Frames.Select(f => (int)f.Long("iwarp_rdma.opcode")).Distinct().Order());
+        var rtr = decoded.Frames[0];
+        Assert.Equal((0L, 14L), (rtr.Long("iwarp_rdma.opcode"), rtr.Long("iwarp_mpa.ulpdulength")));
+        var written = decoded.Frames.Where(f => f.Long("iwarp_rdma.opcode") == 0).Sum(f => f.Long("rdmadiag.payload_length"));
+        Assert.Equal(300_000, written);
+        var read = decoded.Frames.Where(f => f.Long("iwarp_rdma.opcode") == 2).Sum(f => f.Long("rdmadiag.payload_length"));
+        Assert.Equal(100_000, read);
+    }
+
     [Fact]
     public void AllOpcodes_Decode_ShowsEveryOpcodeButTerminateWithGoodCrcs()
     {

@@ -3,30 +3,6 @@ using System.Xml;
 
 namespace RdmaDiag.Tests.Decode;
 
-/// <summary>A Fact that is skipped when tshark is not installed.</summary>
-public sealed class TsharkFactAttribute : FactAttribute
-{
-    public TsharkFactAttribute()
-    {
-        if (!Tshark.IsAvailable)
-        {
-            Skip = "tshark is not installed: apt-get install tshark (./test installs it)";
-        }
-    }
-}
-
-/// <summary>A Theory that is skipped when tshark is not installed.</summary>
-public sealed class TsharkTheoryAttribute : TheoryAttribute
-{
-    public TsharkTheoryAttribute()
-    {
-        if (!Tshark.IsAvailable)
-        {
-            Skip = "tshark is not installed: apt-get install tshark (./test installs it)";
-        }
-    }
-}
-
 /// <summary>One PDU Wireshark's iwarp_mpa dissector showed: an FPDU (with its DDP/RDMAP fields) or a start frame.</summary>
 internal sealed record TsharkPdu(long Frame, int Stream, int SourcePort, IReadOnlyDictionary<string, string> Show, IReadOnlyDictionary<string, string> Value)
 {
@@ -45,30 +21,9 @@ internal sealed record TsharkPdu(long Frame, int Stream, int SourcePort, IReadOn
     public string Hex(string field) => Value[field].ToLowerInvariant();
 }
 
-/// <summary>Runs tshark as the decoding oracle and reads its PDML output.</summary>
+/// <summary>Runs tshark as the decoding oracle and reads its PDML output (tests using it are [ToolFact("tshark")]).</summary>
 internal static class Tshark
 {
-    public static bool IsAvailable { get; } = Probe();
-
-    private static bool Probe()
-    {
-        try
-        {
-            using var p = Process.Start(new ProcessStartInfo("tshark", "--version") { RedirectStandardOutput = true, RedirectStandardError = true });
-            if (p is null)
-            {
-                return false;
-            }
-            p.StandardOutput.ReadToEnd();
-            p.WaitForExit();
-            return p.ExitCode == 0;
-        }
-        catch (System.ComponentModel.Win32Exception)
-        {
-            return false;
-        }
-    }
-
     /// <summary>
     /// The iwarp_mpa PDUs of a capture, in order. tshark 4.0 needs <c>tcp.try_heuristic_first</c> to try its MPA
     /// heuristic on ports other dissectors own (5445 artemis, 4420 nvme-tcp); rpcordma is disabled so it does not

@@ -191,6 +191,12 @@ internal sealed class IwarpFlowDecoder : IStreamConsumer
             Info.Request = seen;
             CheckStartFrame(seen);
             d.AwaitReply();
+            if (Info.Reply is { } early && early.Direction != d.Direction && !early.Frame.Rejected)
+            {
+                // The capture holds the Reply before the Request (frames from two interfaces, reordered): settle now.
+                Negotiate(early.Frame);
+                d.EnterFullOperation(Info.MarkersIn(d.Direction));
+            }
             return;
         }
         if (Info.Reply is { } first)
@@ -223,7 +229,9 @@ internal sealed class IwarpFlowDecoder : IStreamConsumer
                 $"{Sender(initiator.Direction)} sent octets after its MPA Request (frame {Info.Request?.FrameNumber}) before the Reply (frame {frameNumber}) arrived.");
         }
         d.EnterFullOperation(Info.MarkersIn(d.Direction));
-        if (initiator.Phase is DirectionPhase.AwaitReply or DirectionPhase.Detect)
+        // A silent initiator of a connection captured from its SYN has its Request still to come (frames reordered);
+        // one captured mid-connection sent it before the capture began, so what it sends next is FPDUs.
+        if (initiator.Phase == DirectionPhase.AwaitReply || initiator.Phase == DirectionPhase.Detect && !Tcp.HandshakeSeen)
         {
             initiator.EnterFullOperation(Info.MarkersIn(initiator.Direction));
             initiator.Resume();
@@ -293,22 +301,20 @@ internal sealed class IwarpFlowDecoder : IStreamConsumer
         }
     }
 
-    private static string Rtrs(MpaV2Block b)
+    private static string Rtrs(MpaV2Block b) => Names("none", "/", (b.SendRtr, "Send"), (b.WriteRtr, "Write"), (b.ReadRtr, "Read"));
+
+    /// <summary>The names whose flag is set, joined, or <paramref name="none"/>.</summary>
+    internal static string Names(string none, string separator, params ReadOnlySpan<(bool Set, string Name)> flags)
     {
-        var names = new List<string>(3);
-        if (b.SendRtr)
+        var names = new List<string>(flags.Length);
+        foreach (var (set, name) in flags)
         {
-            names.Add("Send");
+            if (set)
+            {
+                names.Add(name);
+            }
         }
-        if (b.WriteRtr)
-        {
-            names.Add("Write");
-        }
-        if (b.ReadRtr)
-        {
-            names.Add("Read");
-        }
-        return names.Count == 0 ? "none" : string.Join("/", names);
+        return names.Count == 0 ? none : string.Join(separator, names);
     }
 
     /// <summary>Private data as hex, with the printable ASCII beside it, and the RFC 6581 block.</summary>
@@ -484,16 +490,25 @@ internal sealed class IwarpFlowDecoder : IStreamConsumer
         if (f.HasDdp)
         {
             stats.Opcodes[(int)f.Opcode]++;
-            CheckVersions(f);
         }
-        if (!f.Error.IsNone && f.Error.Kind is not (WireErrorKind.DdpVersion or WireErrorKind.RdmapVersion))
+        var error = f.Error.Kind;
+        if (error == WireErrorKind.None)
+        {
+            Follow(f);
+        }
+        else if (error is WireErrorKind.DdpVersion or WireErrorKind.RdmapVersion)
+        {
+            CheckVersions(f);
+            Follow(f);
+        }
+        else
         {
             stats.Malformed++;
             Report(IwarpRules.Malformed, f.Frame, $"{Describe(dir)}: {f.Error.Message} (FPDU at stream offset {f.StreamOffset}, ULPDU_Length {f.UlpduLength}).");
-        }
-        else if (f.HasDdp)
-        {
-            Follow(f);
+            if (f.HasDdp)
+            {
+                CheckVersions(f);
+            }
         }
         _context.Emit(in f);
     }

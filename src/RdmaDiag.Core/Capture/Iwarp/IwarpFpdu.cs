@@ -21,30 +21,15 @@ public enum CrcStatus : byte
 public readonly ref struct IwarpFpdu
 {
     internal IwarpFpdu(TcpFlow flow, FlowDirection direction, long frame, long lastFrame, long timestampNanos, long streamOffset,
-        int wireLength, ReadOnlySpan<byte> ulpdu, uint crcField, CrcStatus crc, uint computedCrc, bool hasDdp, in RdmapSegment segment, WireError error)
+        int wireLength, ReadOnlySpan<byte> ulpdu, uint crcField, CrcStatus crc, uint computedCrc, in RdmapSegment segment)
+        : this(flow, direction, frame, lastFrame, timestampNanos, streamOffset, wireLength, ulpdu, crcField, crc, computedCrc, true,
+            segment.Ddp, segment.Control, segment.Header, segment.Payload.Length, default)
     {
-        Flow = flow;
-        Direction = direction;
-        Frame = frame;
-        LastFrame = lastFrame;
-        TimestampNanos = timestampNanos;
-        StreamOffset = streamOffset;
-        WireLength = wireLength;
-        Ulpdu = ulpdu;
-        CrcFieldValue = crcField;
-        Crc = crc;
-        ComputedCrc = computedCrc;
-        HasDdp = hasDdp;
-        Ddp = segment.Ddp;
-        Control = segment.Control;
-        Header = segment.Header;
-        PayloadLength = segment.Payload.Length;
-        Error = error;
     }
 
     internal IwarpFpdu(TcpFlow flow, FlowDirection direction, long frame, long lastFrame, long timestampNanos, long streamOffset,
-        int wireLength, ReadOnlySpan<byte> ulpdu, uint crcField, CrcStatus crc, uint computedCrc, bool hasDdp, in DdpHeader ddp, RdmapControl control,
-        in RdmapHeader header, int payloadLength, WireError error)
+        int wireLength, ReadOnlySpan<byte> ulpdu, uint crcField, CrcStatus crc, uint computedCrc, bool hasDdp, DdpHeader ddp, RdmapControl control,
+        RdmapHeader header, int payloadLength, WireError error)
     {
         Flow = flow;
         Direction = direction;

@@ -219,11 +219,14 @@ internal sealed class MpaDirectionDecoder
 
     // ---- Phase changes made by the flow ----
 
-    /// <summary>Full operation starts here: <see cref="SeqStart"/> is the current stream position of the held octets' start.</summary>
+    /// <summary>Full operation starts: at the octet after this direction's start frame (known since <see cref="AwaitReply"/>), or here.</summary>
     public void EnterFullOperation(bool markers)
     {
         Markers = markers;
-        SeqStart = HeldStart;
+        if (SeqStart < 0)
+        {
+            SeqStart = HeldStart;
+        }
         _need = 0;
         if (_gapWhileWaiting)
         {
@@ -238,8 +241,15 @@ internal sealed class MpaDirectionDecoder
     /// <summary>Decodes what is held after a phase change made from the other direction (the Reply releasing the initiator's octets).</summary>
     public void Resume() => Drain(atEnd: false);
 
-    /// <summary>The initiator's Request was seen: hold what follows until the Reply says how to read it.</summary>
-    public void AwaitReply() => Phase = DirectionPhase.AwaitReply;
+    /// <summary>
+    /// The initiator's Request was seen: hold what follows until the Reply says how to read it. Full operation
+    /// starts right here, even if octets get lost before the Reply comes.
+    /// </summary>
+    public void AwaitReply()
+    {
+        Phase = DirectionPhase.AwaitReply;
+        SeqStart = HeldStart;
+    }
 
     public void Close()
     {
@@ -412,7 +422,7 @@ internal sealed class MpaDirectionDecoder
             return Malformed(fpdu, ulpdu, segment, error, wireLength, offset, frame, lastFrame, ts, crc, computed);
         }
         _unverifiedMalformed = 0;
-        var record = new IwarpFpdu(_flow.Tcp, Direction, frame, lastFrame, ts, offset, wireLength, ulpdu, CrcField(fpdu), crc, computed, true, segment, default);
+        var record = new IwarpFpdu(_flow.Tcp, Direction, frame, lastFrame, ts, offset, wireLength, ulpdu, CrcField(fpdu), crc, computed, segment);
         _flow.OnFpdu(in record);
         return true;
     }
@@ -674,16 +684,27 @@ internal sealed class MpaDirectionDecoder
                     _searchSkipped += fpduStart - start;
                     return;
                 }
-                Consume((int)(fpduStart - start));
-                _searchSkipped += fpduStart - start;
-                Resynchronised(1, false, byMarker: true);
-                return;
+                if (MarkedFpduVerifies(candidate[..need], fpduStart))
+                {
+                    Consume((int)(fpduStart - start));
+                    _searchSkipped += fpduStart - start;
+                    Resynchronised(1, _flow.Info.CrcChecked, byMarker: true);
+                    return;
+                }
             }
             // The FPDU holding this marker began before the octets we have: nothing can start before the marker's end.
             var drop = (int)(marker + MpaMarkers.Length - start);
             Consume(drop);
             _searchSkipped += drop;
         }
+    }
+
+    /// <summary>A marker's candidate is taken when its markers agree and, where CRCs are checked, its CRC verifies.</summary>
+    private bool MarkedFpduVerifies(ReadOnlySpan<byte> wire, long offset)
+    {
+        _scratch ??= ArrayPool<byte>.Shared.Rent(Fpdu.MaxLength);
+        var status = new MarkerRemover((uint)(offset - SeqStart)).TryRead(wire, _scratch, _flow.Info.CrcChecked, out _, out var length, out _);
+        return status == OperationStatus.Done && FramingProbe.Plausible(_scratch.AsSpan(0, length), BinaryPrimitives.ReadUInt16BigEndian(_scratch), checkPad: true);
     }
 
     private void Resynchronised(int chain, bool crcVerified, bool byMarker)

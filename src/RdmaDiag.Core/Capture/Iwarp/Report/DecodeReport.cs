@@ -129,24 +129,8 @@ public static class DecodeReport
 
     private static string StartFrameText(in MpaStartFrame f, string outcome)
     {
-        var flags = new List<string>(4);
-        if (f.MarkersRequired)
-        {
-            flags.Add("M");
-        }
-        if (f.CrcPreferred)
-        {
-            flags.Add("C");
-        }
-        if (f.Rejected)
-        {
-            flags.Add("R");
-        }
-        if (f.Enhanced)
-        {
-            flags.Add("S");
-        }
-        return $"Rev {f.Rev}, flags {(flags.Count == 0 ? "none" : string.Join(" ", flags))}, PD_Length {f.PrivateDataLength}{outcome}. {IwarpFlowDecoder.DescribePrivateData(f)}";
+        var flags = IwarpFlowDecoder.Names("none", " ", (f.MarkersRequired, "M"), (f.CrcPreferred, "C"), (f.Rejected, "R"), (f.Enhanced, "S"));
+        return $"Rev {f.Rev}, flags {flags}, PD_Length {f.PrivateDataLength}{outcome}. {IwarpFlowDecoder.DescribePrivateData(f)}";
     }
 
     private static string S(long n) => n == 1 ? "" : "s";

@@ -348,90 +348,72 @@ public static class SampleCaptures
         g.Close();
     }
 
-    private static void Terminates(SampleBuilder b)
+    /// <summary>A connection whose client sends what <paramref name="offend"/> writes; the server answers with the Terminate it returns, then a reset.</summary>
+    private static void Terminated(SampleBuilder b, Func<MpaStreamWriter, TerminateHeader> offend)
     {
-        // 0: Send with Invalidate of an STag that cannot be invalidated; siw-style copy: M, D, R, untagged header, no RDMA header.
         var f = b.Flow(SmbDirect);
         f.Connect(Request(true), Reply(true));
-        var msn = f.Client.NextMsn(0);
-        f.Client.Send(Bytes(80, 1), RdmapOpcode.SendWithInvalidate, invalidateSTag: 0x0000_0077);
+        var terminate = offend(f.Client);
         f.Flush(SynthSide.Client);
-        var copy = DdpHeader.CreateUntagged(RdmapControl.Encode(RdmapOpcode.SendWithInvalidate), 0, msn, 0, rsvdUlp: 0x77);
-        f.Server.Terminate(new TerminateHeader(TerminateErrors.RdmapProtectionCannotInvalidate, 80, copy) with { RdmaHeaderIncluded = true });
+        f.Server.Terminate(terminate);
         f.Flush(SynthSide.Server);
         f.Tcp.Rst(SynthSide.Server);
         b.Next();
+    }
 
-        // 1: Read Request with an unknown source STag: D with the untagged header and R with the Read Request copy.
-        f = b.Flow(SmbDirect);
-        f.Connect(Request(true), Reply(true));
-        var read = new ReadRequestHeader(0x0000_0500, 0x4000, 4096, 0x0BAD_0001, 0x10000);
-        var readMsn = f.Client.NextMsn(1);
-        f.Client.ReadRequest(read);
-        f.Flush(SynthSide.Client);
-        copy = DdpHeader.CreateUntagged(RdmapControl.Encode(RdmapOpcode.RdmaReadRequest), 1, readMsn);
-        f.Server.Terminate(new TerminateHeader(TerminateErrors.RdmapInvalidSTag, 0, copy, read));
-        f.Flush(SynthSide.Server);
-        f.Tcp.Rst(SynthSide.Server);
-        b.Next();
-
-        // 2: Immediate Data to a peer without RFC 7306 (what Linux siw answers: unexpected opcode).
-        f = b.Flow(SmbDirect);
-        f.Connect(Request(true), Reply(true));
-        msn = f.Client.NextMsn(0);
-        f.Client.Immediate(0xCAFE);
-        f.Flush(SynthSide.Client);
-        copy = DdpHeader.CreateUntagged(RdmapControl.Encode(RdmapOpcode.ImmediateData), 0, msn);
-        f.Server.Terminate(new TerminateHeader(TerminateErrors.RdmapUnexpectedOpcode, 0, copy));
-        f.Flush(SynthSide.Server);
-        f.Tcp.Rst(SynthSide.Server);
-        b.Next();
-
-        // 3: an RDMA Write with RDMAP version 0: remote operation error with a tagged (14-octet) copy.
-        f = b.Flow(SmbDirect);
-        f.Connect(Request(true), Reply(true));
-        var write = DdpHeader.CreateTagged(RdmapControl.Encode(RdmapOpcode.RdmaWrite, version: 0), 0x0000_0600, 0x100);
-        var ulpdu = new byte[DdpHeader.TaggedLength + 32];
-        write.Write(ulpdu);
-        f.Client.FpduFromUlpdu(ulpdu);
-        f.Flush(SynthSide.Client);
-        f.Server.Terminate(new TerminateHeader(TerminateErrors.RdmapInvalidVersion, 32, write));
-        f.Flush(SynthSide.Server);
-        f.Tcp.Rst(SynthSide.Server);
-        b.Next();
-
-        // 4: a Send when no receive is posted.
-        f = b.Flow(SmbDirect);
-        f.Connect(Request(true), Reply(true));
-        msn = f.Client.NextMsn(0);
-        f.Client.Send(Bytes(1024, 4));
-        f.Flush(SynthSide.Client);
-        copy = DdpHeader.CreateUntagged(RdmapControl.Encode(RdmapOpcode.Send), 0, msn);
-        f.Server.Terminate(new TerminateHeader(TerminateErrors.DdpUntaggedNoBuffer, 1024, copy));
-        f.Flush(SynthSide.Server);
-        f.Tcp.Rst(SynthSide.Server);
-        b.Next();
-
-        // 5: an RDMA Write to an STag the responder does not know.
-        f = b.Flow(SmbDirect);
-        f.Connect(Request(true), Reply(true));
-        f.Client.Write(0x0DEA_D000, 0, Bytes(512, 5));
-        f.Flush(SynthSide.Client);
-        copy = DdpHeader.CreateTagged(RdmapControl.Encode(RdmapOpcode.RdmaWrite), 0x0DEA_D000, 0);
-        f.Server.Terminate(new TerminateHeader(TerminateErrors.DdpTaggedInvalidSTag, 512, copy));
-        f.Flush(SynthSide.Server);
-        f.Tcp.Rst(SynthSide.Server);
-        b.Next();
-
-        // 6: a corrupted FPDU answered the way Chelsio cxgb4 reports MPA errors: layer 2, error type 3.
-        f = b.Flow(SmbDirect);
-        f.Connect(Request(true), Reply(true));
-        var ddp = DdpHeader.CreateUntagged(RdmapControl.Encode(RdmapOpcode.Send), 0, f.Client.NextMsn(0));
-        f.Client.Fpdu(ddp, RdmapHeader.None, Bytes(64, 6), corruptCrc: true);
-        f.Flush(SynthSide.Client);
-        f.Server.Terminate(new TerminateHeader(layer: 2, etype: TerminateErrors.Cxgb4MpaEType, errorCode: 0x02));
-        f.Flush(SynthSide.Server);
-        f.Tcp.Rst(SynthSide.Server);
+    private static void Terminates(SampleBuilder b)
+    {
+        // Send with Invalidate of an STag that cannot be invalidated; siw-style copy: M, D, R, untagged header, no RDMA header.
+        Terminated(b, c =>
+        {
+            var msn = c.NextMsn(0);
+            c.Send(Bytes(80, 1), RdmapOpcode.SendWithInvalidate, invalidateSTag: 0x0000_0077);
+            var copy = DdpHeader.CreateUntagged(RdmapControl.Encode(RdmapOpcode.SendWithInvalidate), 0, msn, 0, rsvdUlp: 0x77);
+            return new TerminateHeader(TerminateErrors.RdmapProtectionCannotInvalidate, 80, copy) with { RdmaHeaderIncluded = true };
+        });
+        // A Read Request with an unknown source STag: D with the untagged header and R with the Read Request copy.
+        Terminated(b, c =>
+        {
+            var read = new ReadRequestHeader(0x0000_0500, 0x4000, 4096, 0x0BAD_0001, 0x10000);
+            var msn = c.NextMsn(1);
+            c.ReadRequest(read);
+            return new TerminateHeader(TerminateErrors.RdmapInvalidSTag, 0, DdpHeader.CreateUntagged(RdmapControl.Encode(RdmapOpcode.RdmaReadRequest), 1, msn), read);
+        });
+        // Immediate Data to a peer without RFC 7306 (what Linux siw answers: unexpected opcode).
+        Terminated(b, c =>
+        {
+            var msn = c.NextMsn(0);
+            c.Immediate(0xCAFE);
+            return new TerminateHeader(TerminateErrors.RdmapUnexpectedOpcode, 0, DdpHeader.CreateUntagged(RdmapControl.Encode(RdmapOpcode.ImmediateData), 0, msn));
+        });
+        // An RDMA Write with RDMAP version 0: remote operation error with a tagged (14-octet) copy.
+        Terminated(b, c =>
+        {
+            var write = DdpHeader.CreateTagged(RdmapControl.Encode(RdmapOpcode.RdmaWrite, version: 0), 0x0000_0600, 0x100);
+            var ulpdu = new byte[DdpHeader.TaggedLength + 32];
+            write.Write(ulpdu);
+            c.FpduFromUlpdu(ulpdu);
+            return new TerminateHeader(TerminateErrors.RdmapInvalidVersion, 32, write);
+        });
+        // A Send when no receive is posted.
+        Terminated(b, c =>
+        {
+            var msn = c.NextMsn(0);
+            c.Send(Bytes(1024, 4));
+            return new TerminateHeader(TerminateErrors.DdpUntaggedNoBuffer, 1024, DdpHeader.CreateUntagged(RdmapControl.Encode(RdmapOpcode.Send), 0, msn));
+        });
+        // An RDMA Write to an STag the responder does not know.
+        Terminated(b, c =>
+        {
+            c.Write(0x0DEA_D000, 0, Bytes(512, 5));
+            return new TerminateHeader(TerminateErrors.DdpTaggedInvalidSTag, 512, DdpHeader.CreateTagged(RdmapControl.Encode(RdmapOpcode.RdmaWrite), 0x0DEA_D000, 0));
+        });
+        // A corrupted FPDU answered the way Chelsio cxgb4 reports MPA errors: layer 2, error type 3.
+        Terminated(b, c =>
+        {
+            c.Fpdu(DdpHeader.CreateUntagged(RdmapControl.Encode(RdmapOpcode.Send), 0, c.NextMsn(0)), RdmapHeader.None, Bytes(64, 6), corruptCrc: true);
+            return new TerminateHeader(layer: 2, etype: TerminateErrors.Cxgb4MpaEType, errorCode: 0x02);
+        });
     }
 
     private static void Malformed(SampleBuilder b)
