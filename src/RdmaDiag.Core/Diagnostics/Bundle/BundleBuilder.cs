@@ -36,7 +36,7 @@ public static class BundleBuilder
         using var abandon = cancel.Register(archive.Abandon);
         var summary = new BundleSummary(options, DateTimeOffset.Now);
 
-        progress.WriteLine($"bundle: checking {options.Host} port {options.Port} (capturing its traffic when permitted)");
+        progress.WriteLine($"bundle: checking {options.Host} port {options.Port}{(options.Check.Capture ? " (capturing its traffic when permitted)" : "")}");
         progress.Flush();
         CheckReport report = RunCheck(options, target, archive, summary);
         cancel.ThrowIfCancellationRequested();

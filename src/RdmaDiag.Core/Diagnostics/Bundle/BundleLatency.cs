@@ -54,12 +54,12 @@ internal static class BundleLatency
                 using (var json = new MemoryStream())
                 {
                     format.WriteJson(json, report);
-                    archive.AddText($"{Folder}{name}.json", System.Text.Encoding.UTF8.GetString(json.ToArray()), $"rdmadiag latency {name} {options.Host} --sizes 64,4096 --json");
+                    archive.AddText($"{Folder}{name}.json", System.Text.Encoding.UTF8.GetString(json.ToArray()).TrimStart('\uFEFF'), $"rdmadiag latency {name} {options.Host} --sizes 64,4096 --json");
                 }
                 using (var svg = new MemoryStream())
                 {
                     format.WriteSvg(svg, report);
-                    archive.AddText($"{Folder}{name}.svg", System.Text.Encoding.UTF8.GetString(svg.ToArray()), $"rdmadiag latency {name} {options.Host} --sizes 64,4096 --svg");
+                    archive.AddText($"{Folder}{name}.svg", System.Text.Encoding.UTF8.GetString(svg.ToArray()).TrimStart('\uFEFF'), $"rdmadiag latency {name} {options.Host} --sizes 64,4096 --svg");
                 }
             }
         }
