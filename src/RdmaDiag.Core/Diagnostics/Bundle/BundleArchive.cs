@@ -162,31 +162,30 @@ public sealed class BundleArchive : IDisposable
         return Encoding.UTF8.GetString(buffer.ToArray()) + "\n";
     }
 
-    /// <summary>Deletes FILE.tmp now (Ctrl-C): safe from any thread, a no-op once committed.</summary>
+    /// <summary>
+    /// Deletes FILE.tmp and the staging directory now (Ctrl-C: the process may exit before the bundle's thread
+    /// notices). Safe from any thread; once committed only the staging directory goes.
+    /// </summary>
     public void Abandon()
     {
         lock (_lock)
         {
-            if (_done)
+            if (!_done)
             {
-                return;
+                _temporary?.Dispose();
+                _temporary = null;
+                File.Delete(TemporaryPath);
             }
-            _temporary?.Dispose();
-            _temporary = null;
-            File.Delete(TemporaryPath);
+            try
+            {
+                Directory.Delete(_staging, recursive: true);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Already gone, or a file in it still open elsewhere; the system's temporary directory cleanup takes it.
+            }
         }
     }
 
-    public void Dispose()
-    {
-        Abandon();
-        try
-        {
-            Directory.Delete(_staging, recursive: true);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            // A staging file still open elsewhere; the system's temporary directory cleanup takes it.
-        }
-    }
+    public void Dispose() => Abandon();
 }

@@ -29,6 +29,19 @@ public static class BundleBuilder
 
     public static BundleResult Run(BundleOptions options, TextWriter progress, CancellationToken cancel)
     {
+        try
+        {
+            return RunUncancelled(options, progress, cancel);
+        }
+        catch (Exception e) when (cancel.IsCancellationRequested && e is IOException or UnauthorizedAccessException)
+        {
+            // A Ctrl-C deleted the staging directory under a write in progress.
+            throw new OperationCanceledException("the bundle was interrupted", e, cancel);
+        }
+    }
+
+    private static BundleResult RunUncancelled(BundleOptions options, TextWriter progress, CancellationToken cancel)
+    {
         IPAddress address = options.Validate();
         var target = new IPEndPoint(address, options.Port);
         string path = options.OutputPath ?? Path.Combine(Environment.CurrentDirectory, BundleOptions.DefaultFileName(options.Host, DateTime.Now));
