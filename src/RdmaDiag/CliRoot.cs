@@ -28,6 +28,7 @@ public static class CliRoot
         yield return new ServeCommand();
         yield return new DecodeCommand();
         yield return new CheckCommand();
+        yield return new BundleCommand();
     }
 
     public static int Run(string[] args, TextWriter output, TextWriter error)
