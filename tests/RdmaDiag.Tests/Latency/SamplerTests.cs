@@ -2,18 +2,12 @@ using System.Net;
 using System.Net.Sockets;
 using RdmaDiag.Latency;
 using RdmaDiag.Tests.Netns;
+using static RdmaDiag.Tests.Latency.LatencyRuns;
 
 namespace RdmaDiag.Tests.Latency;
 
 public class SamplerTests
 {
-    private static LatencyRunSettings Short(params int[] sizes) => new()
-    {
-        Sizes = sizes,
-        Iterations = 300,
-        Warmup = 30,
-    };
-
     [Fact]
     public void TcpMode_LoopbackInProcessResponder_MeasuresEveryIterationPerSize()
     {

@@ -3,18 +3,12 @@ using System.Net;
 using RdmaDiag.Endpoint;
 using RdmaDiag.Latency;
 using RdmaDiag.Tests.Netns;
+using static RdmaDiag.Tests.Latency.LatencyRuns;
 
 namespace RdmaDiag.Tests.Latency;
 
 public class SoftModeTests
 {
-    private static LatencyRunSettings Short(params int[] sizes) => new()
-    {
-        Sizes = sizes,
-        Iterations = 300,
-        Warmup = 30,
-    };
-
     private static void AssertSeries(LatencyReport report, string mode, string metric, int count, params int[] sizes)
     {
         Assert.Equal(sizes, report.Series.Select(s => s.Size));
