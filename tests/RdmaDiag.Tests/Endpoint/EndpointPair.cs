@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net;
 using RdmaDiag.Endpoint;
+using RdmaDiag.Tests.Netns;
 
 namespace RdmaDiag.Tests.Endpoint;
 
@@ -66,18 +67,18 @@ internal sealed class EndpointPair : IDisposable
         ReadOnlyMemory<byte> rejectPrivateData = default,
         ReadOnlyMemory<byte> clientPrivateData = default,
         ReadOnlyMemory<byte> serverPrivateData = default,
-        NetnsPair? netns = null)
+        NetLab? lab = null)
     {
         var failures = new ConcurrentQueue<IwarpException>();
-        IwarpListener listener = netns is null
+        IwarpListener listener = lab is null
             ? IwarpListener.Start(new IPEndPoint(IPAddress.Loopback, 0), serverSetup, failures.Enqueue)
-            : NetnsPair.Run(netns.A, () => IwarpListener.Start(new IPEndPoint(NetnsPair.AddressA, 0), serverSetup, failures.Enqueue));
+            : lab.Server.Run(() => IwarpListener.Start(new IPEndPoint(lab.Server.Address, 0), serverSetup, failures.Enqueue));
         var client = new IwarpConnection(clientOptions);
         var server = new IwarpConnection(serverOptions);
         prepareClient?.Invoke(client);
-        Task<NegotiatedParameters> connect = netns is null
+        Task<NegotiatedParameters> connect = lab is null
             ? client.ConnectAsync(listener.LocalEndPoint, clientSetup, clientPrivateData)
-            : Task.Run(() => NetnsPair.Run(netns.B, () => client.Connect(listener.LocalEndPoint, clientSetup, clientPrivateData)));
+            : Task.Run(() => lab.Client.Run(() => client.Connect(listener.LocalEndPoint, clientSetup, clientPrivateData)));
         using var timeout = new CancellationTokenSource(Wait);
         Task<IwarpConnectionRequest> request = listener.AcceptAsync(timeout.Token);
         await Task.WhenAny(connect, request);

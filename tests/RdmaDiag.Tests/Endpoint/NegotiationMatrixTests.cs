@@ -1,4 +1,5 @@
 using RdmaDiag.Endpoint;
+using RdmaDiag.Tests.Netns;
 
 namespace RdmaDiag.Tests.Endpoint;
 
@@ -36,15 +37,15 @@ public class NegotiationMatrixTests
     [Theory]
     [MemberData(nameof(RevisionAndCrc))]
     public Task Setup_RevisionAndCrcPolicies_AgreeOrFailWithTypedCause(byte clientRev, byte serverRev, CrcPolicy clientCrc, CrcPolicy serverCrc) =>
-        RevisionAndCrcCase(clientRev, serverRev, clientCrc, serverCrc, Traffic.SmallSegments, netns: null);
+        RevisionAndCrcCase(clientRev, serverRev, clientCrc, serverCrc, Traffic.SmallSegments, lab: null);
 
-    internal static async Task RevisionAndCrcCase(byte clientRev, byte serverRev, CrcPolicy clientCrc, CrcPolicy serverCrc, IwarpConnectionOptions options, NetnsPair? netns)
+    internal static async Task RevisionAndCrcCase(byte clientRev, byte serverRev, CrcPolicy clientCrc, CrcPolicy serverCrc, IwarpConnectionOptions options, NetLab? lab)
     {
         var traffic = new Traffic();
         using SetupOutcome outcome = await EndpointPair.TryConnectAsync(
             new IwarpSetupOptions { MpaRevision = clientRev, Crc = clientCrc },
             new IwarpSetupOptions { MpaRevision = serverRev, Crc = serverCrc },
-            options, options, traffic.PrepareClient, traffic.PrepareServer, netns: netns);
+            options, options, traffic.PrepareClient, traffic.PrepareServer, lab: lab);
 
         if (clientRev > serverRev)
         {
@@ -111,16 +112,16 @@ public class NegotiationMatrixTests
     [MemberData(nameof(Markers))]
     public Task Setup_MarkersEachWay_InsertedWhereAskedOrRefusedWithTypedCause(
         byte rev, bool clientAsks, bool serverAsks, bool clientRefuses, bool serverRefuses, CrcPolicy crc) =>
-        MarkersCase(rev, clientAsks, serverAsks, clientRefuses, serverRefuses, crc, Traffic.SmallSegments, netns: null);
+        MarkersCase(rev, clientAsks, serverAsks, clientRefuses, serverRefuses, crc, Traffic.SmallSegments, lab: null);
 
     internal static async Task MarkersCase(byte rev, bool clientAsks, bool serverAsks, bool clientRefuses, bool serverRefuses, CrcPolicy crc,
-        IwarpConnectionOptions options, NetnsPair? netns)
+        IwarpConnectionOptions options, NetLab? lab)
     {
         var traffic = new Traffic();
         using SetupOutcome outcome = await EndpointPair.TryConnectAsync(
             new IwarpSetupOptions { MpaRevision = rev, Crc = crc, RequestMarkers = clientAsks, AcceptPeerMarkers = !clientRefuses },
             new IwarpSetupOptions { Crc = crc, RequestMarkers = serverAsks, AcceptPeerMarkers = !serverRefuses },
-            options, options, traffic.PrepareClient, traffic.PrepareServer, netns: netns);
+            options, options, traffic.PrepareClient, traffic.PrepareServer, lab: lab);
 
         if (clientAsks && serverRefuses)
         {
@@ -167,15 +168,15 @@ public class NegotiationMatrixTests
     [Theory]
     [MemberData(nameof(PeerToPeer))]
     public Task Setup_PeerToPeerRtrTypes_UseOneCommonRtrOrTerminateWithCode7(RtrTypes clientTypes, RtrTypes serverTypes, CrcPolicy crc) =>
-        PeerToPeerCase(clientTypes, serverTypes, crc, Traffic.SmallSegments, netns: null);
+        PeerToPeerCase(clientTypes, serverTypes, crc, Traffic.SmallSegments, lab: null);
 
-    internal static async Task PeerToPeerCase(RtrTypes clientTypes, RtrTypes serverTypes, CrcPolicy crc, IwarpConnectionOptions options, NetnsPair? netns)
+    internal static async Task PeerToPeerCase(RtrTypes clientTypes, RtrTypes serverTypes, CrcPolicy crc, IwarpConnectionOptions options, NetLab? lab)
     {
         var traffic = new Traffic();
         using SetupOutcome outcome = await EndpointPair.TryConnectAsync(
             new IwarpSetupOptions { Crc = crc, PeerToPeer = clientTypes },
             new IwarpSetupOptions { Crc = crc, PeerToPeer = serverTypes },
-            options, options, traffic.PrepareClient, traffic.PrepareServer, netns: netns);
+            options, options, traffic.PrepareClient, traffic.PrepareServer, lab: lab);
 
         RtrTypes accepted = serverTypes == RtrTypes.None ? RtrTypes.Write | RtrTypes.Read : serverTypes;
         RtrTypes common = clientTypes & accepted;

@@ -4,6 +4,7 @@ using System.Xml.Linq;
 using RdmaDiag.Cli;
 using RdmaDiag.Endpoint;
 using RdmaDiag.Latency;
+using RdmaDiag.Tests.Netns;
 
 namespace RdmaDiag.Tests.Latency;
 
@@ -258,33 +259,33 @@ public class CompareCommandTests
         Assert.Equal((kind, host, port, crc, device), (path.Kind, path.Host, path.Port, path.Crc, path.Device));
     }
 
-    [RootNetnsFact]
+    [NetLabFact]
     [Trait("Tier", "netns")]
-    public void Compare_AcrossNetnsPair_SoftVsTcpOverVeth()
+    public void Compare_AcrossNamespaces_SoftVsTcpOverVeth()
     {
-        using var pair = new NetnsPair();
-        using var services = NetnsPair.RunIn(pair.A, () => LatencyServices.Start(IPAddress.Parse(pair.AddressA), IwarpSetupOptions.Default, TextWriter.Null));
+        using var lab = NetLab.Create(router: false);
+        using var services = lab.Server.Run(() => LatencyServices.Start(lab.Server.Address, IwarpSetupOptions.Default, TextWriter.Null));
 
-        var (code, output, error) = NetnsPair.RunIn(pair.B, () =>
-            Run("compare", "--a", $"soft:{pair.AddressA}", "--b", $"tcp:{pair.AddressA}", "--sizes", "64,4096", "-n", "200", "--warmup", "20", "--json"));
+        var (code, output, error) = lab.Client.Run(() =>
+            Run("compare", "--a", $"soft:{lab.Server.Address}", "--b", $"tcp:{lab.Server.Address}", "--sizes", "64,4096", "-n", "200", "--warmup", "20", "--json"));
 
         Assert.True(code == 0, error);
         using var json = JsonDocument.Parse(output);
         var rows = json.RootElement.GetProperty("rows").EnumerateArray().ToList();
         Assert.Equal(6, rows.Count);
         Assert.All(rows, r => Assert.Equal(200, r.GetProperty("a").GetProperty("count").GetInt64()));
-        Assert.Contains(json.RootElement.GetProperty("a").GetProperty("notes").EnumerateArray(), n => n.GetString()!.Contains($"{pair.AddressA}:{SoftLatencyProtocol.DefaultPort}"));
+        Assert.Contains(json.RootElement.GetProperty("a").GetProperty("notes").EnumerateArray(), n => n.GetString()!.Contains($"{lab.Server.Address}:{SoftLatencyProtocol.DefaultPort}"));
     }
 
-    [RootNetnsFact]
+    [NetLabFact]
     [Trait("Tier", "netns")]
-    public void Latency_WriteCliAcrossNetnsPair_ExitsZero()
+    public void Latency_WriteCliAcrossNamespaces_ExitsZero()
     {
-        using var pair = new NetnsPair();
-        using var responder = NetnsPair.RunIn(pair.A, () => new SoftLatencyResponder(new IPEndPoint(IPAddress.Parse(pair.AddressA), 0)));
+        using var lab = NetLab.Create(router: false);
+        using var responder = lab.Server.Run(() => new SoftLatencyResponder(new IPEndPoint(lab.Server.Address, 0)));
 
-        var (code, output, error) = NetnsPair.RunIn(pair.B, () =>
-            Run("latency", "write", pair.AddressA, "--port", responder.LocalEndPoint.Port.ToString(), "--sizes", "64,4096", "-n", "200", "--warmup", "20"));
+        var (code, output, error) = lab.Client.Run(() =>
+            Run("latency", "write", lab.Server.Address.ToString(), "--port", responder.LocalEndPoint.Port.ToString(), "--sizes", "64,4096", "-n", "200", "--warmup", "20"));
 
         Assert.True(code == 0, error);
         Assert.Contains("write: 440 polled octets were their exchange's tag", output);

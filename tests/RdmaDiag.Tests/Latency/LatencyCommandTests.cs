@@ -3,6 +3,7 @@ using System.Xml.Linq;
 using RdmaDiag.Cli;
 using RdmaDiag.Cli.Output;
 using RdmaDiag.Latency;
+using RdmaDiag.Tests.Netns;
 
 namespace RdmaDiag.Tests.Latency;
 
@@ -147,18 +148,18 @@ public class LatencyCommandTests
         Assert.Equal(32768, LatencyOptionParser.ParseSizes(null, null, true, new RxStampMode(), settings)[^1]);
     }
 
-    [RootNetnsFact]
+    [NetLabFact]
     [Trait("Tier", "netns")]
-    public void Latency_TcpCliAcrossNetnsPair_ExitsZero()
+    public void Latency_TcpCliAcrossNamespaces_ExitsZero()
     {
-        using var pair = new NetnsPair();
-        using var responder = NetnsPair.RunIn(pair.A, () => new LatencyResponder(new System.Net.IPEndPoint(System.Net.IPAddress.Parse(pair.AddressA), 0)));
+        using var lab = NetLab.Create(router: false);
+        using var responder = lab.Server.Run(() => new LatencyResponder(new System.Net.IPEndPoint(lab.Server.Address, 0)));
 
-        var (code, output, error) = NetnsPair.RunIn(pair.B, () =>
-            Run("latency", "tcp", pair.AddressA, "--port", responder.LocalEndPoint.Port.ToString(), "--iterations", "200", "--warmup", "20"));
+        var (code, output, error) = lab.Client.Run(() =>
+            Run("latency", "tcp", lab.Server.Address.ToString(), "--port", responder.LocalEndPoint.Port.ToString(), "--iterations", "200", "--warmup", "20"));
 
         Assert.True(code == 0, error);
-        Assert.Contains($"responder at {pair.AddressA}", output);
+        Assert.Contains($"responder at {lab.Server.Address}", output);
     }
 
     [Fact]

@@ -1,18 +1,13 @@
 using System.Net;
 using System.Net.Sockets;
 using RdmaDiag.Latency;
+using RdmaDiag.Tests.Netns;
+using static RdmaDiag.Tests.Latency.LatencyRuns;
 
 namespace RdmaDiag.Tests.Latency;
 
 public class SamplerTests
 {
-    private static LatencyRunSettings Short(params int[] sizes) => new()
-    {
-        Sizes = sizes,
-        Iterations = 300,
-        Warmup = 30,
-    };
-
     [Fact]
     public void TcpMode_LoopbackInProcessResponder_MeasuresEveryIterationPerSize()
     {
@@ -179,34 +174,34 @@ public class SamplerTests
         Assert.StartsWith("--cpu 1000:", e.Message);
     }
 
-    [RootNetnsFact]
+    [NetLabFact]
     [Trait("Tier", "netns")]
-    public void TcpMode_AcrossNetnsPair_MeasuresOverVeth()
+    public void TcpMode_AcrossNamespaces_MeasuresOverVeth()
     {
-        using var pair = new NetnsPair();
-        using var responder = NetnsPair.RunIn(pair.A, () => new LatencyResponder(new IPEndPoint(IPAddress.Parse(pair.AddressA), 0)));
+        using var lab = NetLab.Create(router: false);
+        using var responder = lab.Server.Run(() => new LatencyResponder(new IPEndPoint(lab.Server.Address, 0)));
 
-        var report = NetnsPair.RunIn(pair.B, () =>
-            LatencyRunner.Run(new TcpPingPongMode(), Short(64, 4096) with { Host = pair.AddressA, Port = responder.LocalEndPoint.Port }));
+        var report = lab.Client.Run(() =>
+            LatencyRunner.Run(new TcpPingPongMode(), Short(64, 4096) with { Host = lab.Server.Address.ToString(), Port = responder.LocalEndPoint.Port }));
 
         Assert.Equal(2, report.Series.Count);
         Assert.All(report.Series, s => Assert.Equal(300, s.Statistics.Count));
-        Assert.Contains(report.Notes, n => n.Contains(pair.AddressA));
+        Assert.Contains(report.Notes, n => n.Contains(lab.Server.Address.ToString()));
     }
 
-    [RootNetnsFact]
+    [NetLabFact]
     [Trait("Tier", "netns")]
-    public void RxStamp_AcrossNetnsPair_StampsEchoesArrivingOverVeth()
+    public void RxStamp_AcrossNamespaces_StampsEchoesArrivingOverVeth()
     {
-        using var pair = new NetnsPair();
-        using var responder = NetnsPair.RunIn(pair.A, () => new LatencyResponder(new IPEndPoint(IPAddress.Parse(pair.AddressA), 0)));
+        using var lab = NetLab.Create(router: false);
+        using var responder = lab.Server.Run(() => new LatencyResponder(new IPEndPoint(lab.Server.Address, 0)));
 
-        var report = NetnsPair.RunIn(pair.B, () =>
-            LatencyRunner.Run(new RxStampMode(), Short(64) with { Host = pair.AddressA, Port = responder.LocalEndPoint.Port }));
+        var report = lab.Client.Run(() =>
+            LatencyRunner.Run(new RxStampMode(), Short(64) with { Host = lab.Server.Address.ToString(), Port = responder.LocalEndPoint.Port }));
 
         Assert.Equal(["udp sw", "tcp sw"], report.Series.Select(s => s.Variant));
         Assert.All(report.Series, s => Assert.InRange(s.Statistics.P50, 1, 10_000_000));
-        Assert.Contains(report.Notes, n => n.StartsWith("rdl") && n.Contains("software RX timestamps only"));
+        Assert.Contains(report.Notes, n => n.StartsWith("eth0:") && n.Contains("software RX timestamps only"));
     }
 
     internal static int FreeTcpPort()

@@ -2,18 +2,13 @@ using System.Diagnostics;
 using System.Net;
 using RdmaDiag.Endpoint;
 using RdmaDiag.Latency;
+using RdmaDiag.Tests.Netns;
+using static RdmaDiag.Tests.Latency.LatencyRuns;
 
 namespace RdmaDiag.Tests.Latency;
 
 public class SoftModeTests
 {
-    private static LatencyRunSettings Short(params int[] sizes) => new()
-    {
-        Sizes = sizes,
-        Iterations = 300,
-        Warmup = 30,
-    };
-
     private static void AssertSeries(LatencyReport report, string mode, string metric, int count, params int[] sizes)
     {
         Assert.Equal(sizes, report.Series.Select(s => s.Size));
@@ -282,19 +277,19 @@ public class SoftModeTests
         }
     }
 
-    [RootNetnsFact]
+    [NetLabFact]
     [Trait("Tier", "netns")]
-    public void RdmaModes_AcrossNetnsPair_MeasureOverVeth()
+    public void RdmaModes_AcrossNamespaces_MeasureOverVeth()
     {
-        using var pair = new NetnsPair();
-        using var services = NetnsPair.RunIn(pair.A, () => LatencyServices.Start(IPAddress.Parse(pair.AddressA), IwarpSetupOptions.Default, TextWriter.Null));
+        using var lab = NetLab.Create(router: false);
+        using var services = lab.Server.Run(() => LatencyServices.Start(lab.Server.Address, IwarpSetupOptions.Default, TextWriter.Null));
 
         foreach (var mode in new ILatencyMode[] { new SendPingPongMode(), new WritePingPongMode(), new ReadLatencyMode() })
         {
-            var report = NetnsPair.RunIn(pair.B, () => LatencyRunner.Run(mode, Short(64, 4096) with { Host = pair.AddressA }));
+            var report = lab.Client.Run(() => LatencyRunner.Run(mode, Short(64, 4096) with { Host = lab.Server.Address.ToString() }));
 
             AssertSeries(report, mode.Name, mode.Name == "read" ? "post→completion" : "rtt/2", 300, 64, 4096);
-            Assert.Contains(report.Notes, n => n.Contains($"soft latency responder at {pair.AddressA} ({pair.AddressA}:{SoftLatencyProtocol.DefaultPort})"));
+            Assert.Contains(report.Notes, n => n.Contains($"soft latency responder at {lab.Server.Address} ({lab.Server.Address}:{SoftLatencyProtocol.DefaultPort})"));
             // veth carries a 1500-octet MTU: the endpoint cuts FPDUs from the real MSS, not loopback's.
             Assert.Contains(report.Notes, n => System.Text.RegularExpressions.Regex.IsMatch(n, @"EMSS 14\d\d,"));
         }

@@ -1,6 +1,9 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
+using System.Runtime.ExceptionServices;
+using Microsoft.Win32.SafeHandles;
+using RdmaDiag.Native;
 
 namespace RdmaDiag.Tests.Netns;
 
@@ -202,10 +205,37 @@ public sealed class NetNode
     public IReadOnlyList<string> Interfaces { get; internal set; } = [];
 
     /// <summary>
-    /// Runs <paramref name="work"/> on a new thread that has joined this namespace and returns its result.
-    /// Sockets created there (and threads started from there) live in the namespace.
+    /// Runs <paramref name="work"/> on a new thread that has joined this namespace and returns its result;
+    /// an exception it throws is rethrown here unwrapped, so tests assert on it directly. Sockets created
+    /// there (and threads started from there) live in the namespace and work from any thread afterwards.
     /// </summary>
-    public T Run<T>(Func<T> work) => Latency.NetnsPair.RunIn(Namespace, work);
+    public T Run<T>(Func<T> work)
+    {
+        // setns moves only the calling thread, so the work gets a fresh OS thread rather than a pool
+        // thread that would stay in the namespace after it returns.
+        T result = default!;
+        ExceptionDispatchInfo? failure = null;
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                using SafeFileHandle handle = File.OpenHandle($"/var/run/netns/{Namespace}");
+                if (Interop.Libc.setns((int)handle.DangerousGetHandle(), Interop.Libc.CLONE_NEWNET) != 0)
+                {
+                    throw Interop.Libc.LastError($"setns({Namespace})");
+                }
+                result = work();
+            }
+            catch (Exception e)
+            {
+                failure = ExceptionDispatchInfo.Capture(e);
+            }
+        });
+        thread.Start();
+        thread.Join();
+        failure?.Throw();
+        return result;
+    }
 
     public void Run(Action work) => Run(() =>
     {
