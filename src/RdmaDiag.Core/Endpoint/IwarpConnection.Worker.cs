@@ -66,29 +66,19 @@ public sealed partial class IwarpConnection
     {
         switch (work.Kind)
         {
+            // The IRD slot is released before the response's last FPDU leaves: a peer may answer it with its
+            // next Read Request before this thread runs again, and with IRD 1 (rping) that request is legal.
             case TransmitWorkKind.ReadResponse:
-                try
-                {
-                    SendReadResponse(work.Read, work.Region);
-                }
-                finally
-                {
-                    Interlocked.Decrement(ref _inboundRequests);
-                }
+                Interlocked.Decrement(ref _inboundRequests);
+                SendReadResponse(work.Read, work.Region);
                 break;
             case TransmitWorkKind.AtomicResponse:
-                try
+                Interlocked.Decrement(ref _inboundRequests);
+                lock (_sendLock)
                 {
-                    lock (_sendLock)
-                    {
-                        ThrowIfCannotSend();
-                        var ddp = DdpHeader.CreateUntagged(RdmapControl.Encode(RdmapOpcode.AtomicResponse), 3, _transmitMsn[3]++, 0, last: true);
-                        SendMessage(ddp, work.Atomic, default);
-                    }
-                }
-                finally
-                {
-                    Interlocked.Decrement(ref _inboundRequests);
+                    ThrowIfCannotSend();
+                    var ddp = DdpHeader.CreateUntagged(RdmapControl.Encode(RdmapOpcode.AtomicResponse), 3, _transmitMsn[3]++, 0, last: true);
+                    SendMessage(ddp, work.Atomic, default);
                 }
                 break;
             case TransmitWorkKind.IssuePending:

@@ -138,4 +138,26 @@ public class DataTransferTests
         Assert.All(done, c => Assert.Equal(CompletionStatus.Success, c.Status));
         Assert.Equal(source, sink!.Memory.ToArray());
     }
+
+    // rping runs IRD/ORD 1: the requester posts its next Read the moment a response completes, which
+    // can be before the responder's helper thread returns from sending that response.
+    [Fact]
+    public async Task Reads_BackToBackAtIrdOne_NeverOverrunTheResponder()
+    {
+        var source = Pattern(4096, 3);
+        MemoryRegion? remote = null;
+        MemoryRegion? sink = null;
+        using var pair = await EndpointPair.ConnectAsync(new IwarpSetupOptions { Ird = 1, Ord = 1 }, new IwarpSetupOptions { Ird = 1, Ord = 1 },
+            prepareClient: c => sink = c.RegisterMemory(new byte[4096], MemoryAccess.LocalWrite),
+            prepareServer: s => remote = s.RegisterMemory(source, MemoryAccess.RemoteRead));
+        Assert.Equal(1, pair.ServerParameters.Ird);
+
+        for (int i = 0; i < 2000; i++)
+        {
+            pair.Client.PostRead((ulong)i, sink!, 0, 64, remote!.STag, (ulong)(i % 64 * 64));
+            Completion done = pair.Client.WaitForCompletion(Wait);
+            Assert.Equal(CompletionStatus.Success, done.Status);
+        }
+        Assert.Null(pair.Server.Error);
+    }
 }
