@@ -24,6 +24,7 @@ public static class CliRoot
         yield return new CaptureCommand();
         yield return new LatencyCommand();
         yield return new BenchCommand();
+        yield return new ServeCommand();
     }
 
     public static int Run(string[] args, TextWriter output, TextWriter error)

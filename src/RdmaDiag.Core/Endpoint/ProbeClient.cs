@@ -1,0 +1,175 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+
+namespace RdmaDiag.Endpoint;
+
+/// <summary>The server's probe region as announced by its Advert.</summary>
+public sealed record ProbeAdvert(byte Version, uint STag, ulong BaseTO, int Length, int MaxEcho);
+
+/// <summary>One probe operation: what ran, whether the data came back intact, how long it took.</summary>
+/// <param name="Operation">"send", "write" or "read".</param>
+/// <param name="Detail">Empty when verified; otherwise the first difference or the server's status.</param>
+public sealed record ProbeResult(string Operation, int Size, bool Verified, TimeSpan Elapsed, string Detail);
+
+/// <summary>
+/// The client half of the probe protocol (<see cref="ProbeMessage"/>): Send, RDMA Write and RDMA Read
+/// against <c>serve --soft</c>, each verified. Construct it before connecting (it registers its read
+/// sink and posts its receives), call <see cref="Hello"/> once connected, then the operations.
+/// Connection failures surface as <see cref="IwarpException"/>; data that comes back wrong as a
+/// <see cref="ProbeResult"/> with Verified false.
+/// </summary>
+public sealed class ProbeClient
+{
+    private const int ReceiveBuffers = 2;
+
+    private readonly IwarpConnection _connection;
+    private readonly TimeSpan _timeout;
+    private readonly MemoryRegion _sink;
+    private readonly byte[][] _receives;
+    private readonly byte[] _message;
+    private ulong _seed = 0x5EED;
+    private ulong _workRequest = 100;
+
+    public ProbeClient(IwarpConnection connection, TimeSpan timeout, int maxSize = ProbeServer.DefaultLength)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxSize, 1);
+        _connection = connection;
+        _timeout = timeout;
+        _sink = connection.RegisterMemory(new byte[maxSize], MemoryAccess.LocalWrite);
+        _message = new byte[ProbeMessage.HeaderLength + maxSize];
+        _receives = new byte[ReceiveBuffers][];
+        for (int i = 0; i < ReceiveBuffers; i++)
+        {
+            _receives[i] = new byte[ProbeMessage.HeaderLength];
+            connection.PostReceive((ulong)i, _receives[i]);
+        }
+    }
+
+    public ProbeAdvert? Advert { get; private set; }
+
+    /// <summary>Sends HELLO and waits for the server's Advert.</summary>
+    public ProbeAdvert Hello()
+    {
+        ProbeMessage reply = Request(new ProbeMessage(ProbeOp.Hello), []);
+        if (reply.Op != ProbeOp.Advert || reply.Status != ProbeStatus.Ok)
+        {
+            throw new InvalidDataException($"the server answered HELLO with {reply.Op} status {reply.Status} (version {reply.Version}); expected an Advert (probe protocol v{ProbeMessage.CurrentVersion})");
+        }
+        Advert = new ProbeAdvert(reply.Version, (uint)reply.Value, reply.Offset, (int)reply.Length, (int)reply.Limit);
+        return Advert;
+    }
+
+    /// <summary>A Send of <paramref name="size"/> octets; the server's digest must equal ours.</summary>
+    public ProbeResult Send(int size)
+    {
+        ProbeAdvert advert = RequireAdvert(size, size <= Advert!.MaxEcho, "Echo limit");
+        Span<byte> payload = _message.AsSpan(ProbeMessage.HeaderLength, size);
+        ProbeMessage.FillPattern(payload, NextSeed());
+        byte[] expected = SHA256.HashData(payload);
+        long start = Stopwatch.GetTimestamp();
+        ProbeMessage reply = Request(new ProbeMessage(ProbeOp.Echo, Length: (uint)size), payload);
+        return Verify("send", size, start, reply, expected);
+    }
+
+    /// <summary>An RDMA Write of <paramref name="size"/> octets into the server's region, then CHECK: the digests must agree.</summary>
+    public ProbeResult Write(int size)
+    {
+        ProbeAdvert advert = RequireAdvert(size, size <= Advert!.Length, "region length");
+        Span<byte> data = _message.AsSpan(ProbeMessage.HeaderLength, size);
+        ProbeMessage.FillPattern(data, NextSeed());
+        byte[] expected = SHA256.HashData(data);
+        long start = Stopwatch.GetTimestamp();
+        _connection.PostWrite(_workRequest++, data, advert.STag, advert.BaseTO, PostFlags.None);
+        ProbeMessage reply = Request(new ProbeMessage(ProbeOp.Check, Length: (uint)size, Offset: advert.BaseTO), []);
+        return Verify("write", size, start, reply, expected);
+    }
+
+    /// <summary>FILL the server's region with a seeded pattern, RDMA Read it back and compare every octet.</summary>
+    public ProbeResult Read(int size)
+    {
+        ProbeAdvert advert = RequireAdvert(size, size <= Math.Min(Advert!.Length, _sink.Length), "region length");
+        ulong seed = NextSeed();
+        byte[] expected = new byte[size];
+        ProbeMessage.FillPattern(expected, seed);
+        long start = Stopwatch.GetTimestamp();
+        ProbeMessage reply = Request(new ProbeMessage(ProbeOp.Fill, Length: (uint)size, Offset: advert.BaseTO, Value: seed), []);
+        if (reply.Status != ProbeStatus.Ok)
+        {
+            return Verify("read", size, start, reply, SHA256.HashData(expected));
+        }
+        ulong id = _workRequest++;
+        _connection.PostRead(id, _sink, _sink.BaseTO, size, advert.STag, advert.BaseTO);
+        Completion completion = WaitFor(CompletionOpcode.RdmaRead);
+        TimeSpan elapsed = Stopwatch.GetElapsedTime(start);
+        if (!completion.IsSuccess || completion.ByteLength != size)
+        {
+            return new ProbeResult("read", size, false, elapsed, $"the RDMA Read completed with {completion.Status}, {completion.ByteLength} of {size} octets");
+        }
+        ReadOnlySpan<byte> got = _sink.Memory.Span[..size];
+        int differs = got.CommonPrefixLength(expected);
+        return differs == size
+            ? new ProbeResult("read", size, true, elapsed, "")
+            : new ProbeResult("read", size, false, elapsed, $"octet {differs} read back as 0x{got[differs]:X2}, expected 0x{expected[differs]:X2}");
+    }
+
+    private ProbeAdvert RequireAdvert(int size, bool fits, string limit)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(size);
+        ProbeAdvert advert = Advert ?? throw new InvalidOperationException("call Hello first");
+        if (!fits || size > _sink.Length)
+        {
+            throw new ArgumentOutOfRangeException(nameof(size), $"{size} octets exceed the server's {limit} ({advert.Length} region, {advert.MaxEcho} echo) or this client's {_sink.Length}");
+        }
+        return advert;
+    }
+
+    private ulong NextSeed() => _seed = _seed * 6364136223846793005UL + 1442695040888963407UL;
+
+    /// <summary>One request Send (header + payload, unsignalled) and the server's one reply.</summary>
+    private ProbeMessage Request(in ProbeMessage request, ReadOnlySpan<byte> payload)
+    {
+        request.Write(_message);
+        int length = ProbeMessage.HeaderLength + payload.Length;
+        if (!payload.IsEmpty && !payload.Overlaps(_message.AsSpan(ProbeMessage.HeaderLength, payload.Length)))
+        {
+            payload.CopyTo(_message.AsSpan(ProbeMessage.HeaderLength));
+        }
+        _connection.PostSend(_workRequest++, _message.AsSpan(0, length), PostFlags.None);
+        Completion completion = WaitFor(CompletionOpcode.Receive);
+        int index = (int)completion.WorkRequestId;
+        bool parsed = ProbeMessage.TryRead(_receives[index].AsSpan(0, completion.ByteLength), out ProbeMessage reply, out string error);
+        _connection.PostReceive((ulong)index, _receives[index]);
+        return parsed ? reply : throw new InvalidDataException($"the server's reply is not a probe message: {error}");
+    }
+
+    private Completion WaitFor(CompletionOpcode opcode)
+    {
+        while (true)
+        {
+            Completion completion = _connection.WaitForCompletion(_timeout);
+            if (completion.Opcode == opcode)
+            {
+                return completion;
+            }
+            if (!completion.IsSuccess)
+            {
+                throw new InvalidDataException($"unexpected failed completion while waiting for {opcode}: {completion}");
+            }
+        }
+    }
+
+    private static ProbeResult Verify(string operation, int size, long start, in ProbeMessage reply, byte[] expected)
+    {
+        TimeSpan elapsed = Stopwatch.GetElapsedTime(start);
+        if (reply.Op != ProbeOp.Digest || reply.Status != ProbeStatus.Ok)
+        {
+            return new ProbeResult(operation, size, false, elapsed, $"the server answered {reply.Op} with status {reply.Status} (version {reply.Version})");
+        }
+        if (reply.Length != size || !reply.Digest.Span.SequenceEqual(expected))
+        {
+            return new ProbeResult(operation, size, false, elapsed,
+                $"the server's SHA-256 of {reply.Length} octets is {Convert.ToHexString(reply.Digest.Span)[..16]}…, ours of {size} is {Convert.ToHexString(expected)[..16]}…");
+        }
+        return new ProbeResult(operation, size, true, elapsed, "");
+    }
+}

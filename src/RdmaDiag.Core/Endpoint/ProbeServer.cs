@@ -1,0 +1,132 @@
+using System.Security.Cryptography;
+
+namespace RdmaDiag.Endpoint;
+
+/// <summary>
+/// The server half of the probe protocol (<see cref="ProbeMessage"/>) on one connection. Construct it
+/// before accepting, so its region is registered and its receives are posted when the client's first
+/// Send arrives; then <see cref="Run"/> until the client closes.
+/// </summary>
+public sealed class ProbeServer
+{
+    /// <summary>Probe region and largest Echo: check runs Send, Write and Read at up to 1 MiB.</summary>
+    public const int DefaultLength = 1 << 20;
+
+    private const int ReceiveBuffers = 2;
+
+    private readonly IwarpConnection _connection;
+    private readonly MemoryRegion _region;
+    private readonly byte[][] _receives;
+    private readonly byte[] _reply = new byte[ProbeMessage.HeaderLength];
+    private readonly int _maxEcho;
+
+    public ProbeServer(IwarpConnection connection, int regionLength = DefaultLength, int maxEcho = DefaultLength)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(regionLength, 1);
+        ArgumentOutOfRangeException.ThrowIfNegative(maxEcho);
+        _connection = connection;
+        _maxEcho = maxEcho;
+        _region = connection.RegisterMemory(new byte[regionLength], MemoryAccess.LocalWrite | MemoryAccess.RemoteWrite | MemoryAccess.RemoteRead);
+        _receives = new byte[ReceiveBuffers][];
+        for (int i = 0; i < ReceiveBuffers; i++)
+        {
+            _receives[i] = new byte[ProbeMessage.HeaderLength + maxEcho];
+            connection.PostReceive((ulong)i, _receives[i]);
+        }
+    }
+
+    public MemoryRegion Region => _region;
+
+    /// <summary>Requests answered so far.</summary>
+    public int RequestsServed { get; private set; }
+
+    /// <summary>
+    /// Serves until the client closes cleanly (returns) or the connection fails (throws
+    /// <see cref="IwarpException"/>), or until <paramref name="cancellationToken"/> fires.
+    /// </summary>
+    public void Run(CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                Completion completion;
+                try
+                {
+                    completion = _connection.WaitForCompletion(TimeSpan.FromMilliseconds(500), cancellationToken);
+                }
+                catch (IwarpException e) when (e.Kind == IwarpErrorKind.Stall)
+                {
+                    continue;
+                }
+                if (completion.Opcode != CompletionOpcode.Receive || completion.Status != CompletionStatus.Success)
+                {
+                    continue;
+                }
+                int index = (int)completion.WorkRequestId;
+                Answer(_receives[index].AsSpan(0, completion.ByteLength));
+                RequestsServed++;
+                _connection.PostReceive((ulong)index, _receives[index]);
+            }
+        }
+        catch (IwarpException e) when (e.Kind is IwarpErrorKind.ConnectionClosed or IwarpErrorKind.LocalClose)
+        {
+            // The client is done (or we are shutting down): a clean end.
+        }
+        catch (OperationCanceledException)
+        {
+            // Shutdown.
+        }
+    }
+
+    private void Answer(ReadOnlySpan<byte> request)
+    {
+        if (!ProbeMessage.TryRead(request, out ProbeMessage message, out _))
+        {
+            Reply(new ProbeMessage(ProbeOp.Digest, ProbeStatus.BadRequest));
+            return;
+        }
+        if (message.Version != ProbeMessage.CurrentVersion)
+        {
+            Reply(new ProbeMessage(ProbeOp.Digest, ProbeStatus.BadVersion));
+            return;
+        }
+        switch (message.Op)
+        {
+            case ProbeOp.Hello:
+                Reply(new ProbeMessage(ProbeOp.Advert, Length: (uint)_region.Length, Limit: (uint)_maxEcho, Offset: _region.BaseTO, Value: _region.STag));
+                break;
+            case ProbeOp.Echo:
+                ReadOnlySpan<byte> payload = request[ProbeMessage.HeaderLength..];
+                Reply(message.Length != payload.Length
+                    ? new ProbeMessage(ProbeOp.Digest, ProbeStatus.BadRequest, (uint)payload.Length)
+                    : Digest(payload, (uint)payload.Length, 0));
+                break;
+            case ProbeOp.Check or ProbeOp.Fill:
+                if (_region.Check(message.Offset, message.Length, out int offset) != RegionCheck.Ok)
+                {
+                    Reply(new ProbeMessage(ProbeOp.Digest, ProbeStatus.BadRequest, message.Length, Offset: message.Offset));
+                    break;
+                }
+                Span<byte> range = _region.Memory.Span.Slice(offset, (int)message.Length);
+                if (message.Op == ProbeOp.Fill)
+                {
+                    ProbeMessage.FillPattern(range, message.Value);
+                }
+                Reply(Digest(range, message.Length, message.Offset));
+                break;
+            default:
+                Reply(new ProbeMessage(ProbeOp.Digest, ProbeStatus.UnknownOp));
+                break;
+        }
+    }
+
+    private static ProbeMessage Digest(ReadOnlySpan<byte> data, uint length, ulong offset) =>
+        new(ProbeOp.Digest, ProbeStatus.Ok, length, Offset: offset) { Digest = SHA256.HashData(data) };
+
+    private void Reply(in ProbeMessage message)
+    {
+        message.Write(_reply);
+        _connection.PostSend(0, _reply, PostFlags.None);
+    }
+}

@@ -1,0 +1,108 @@
+using System.CommandLine;
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using RdmaDiag.Endpoint;
+
+namespace RdmaDiag.Cli.Commands;
+
+/// <summary>
+/// `rdmadiag serve --soft`: the userspace iWARP endpoint as MPA responder, serving the probe protocol
+/// that `check --soft` runs against, until SIGINT or SIGTERM.
+/// </summary>
+public sealed class ServeCommand : Command
+{
+    private readonly Option<bool> _soft = new("--soft") { Description = "Serve with RdmaDiag's userspace iWARP endpoint (MPA/DDP/RDMAP over TCP, like siw)" };
+    private readonly Option<string> _listen = new("--listen") { Description = "Local address to listen on", DefaultValueFactory = _ => "0.0.0.0" };
+    private readonly Option<int> _port = new("--port") { Description = "TCP port (0: any free port)", DefaultValueFactory = _ => IwarpSetupOptions.DefaultPort };
+    private readonly Option<string> _crc = new("--crc") { Description = "CRC policy: off (use CRCs only if the peer asks), preferred, required, forbidden", HelpName = "required|preferred|off|forbidden" };
+    private readonly Option<bool> _markers = new("--markers") { Description = "Ask initiators to insert MPA markers (M=1)" };
+    private readonly Option<bool> _refuseMarkers = new("--refuse-markers") { Description = "Reject initiators that ask for markers, as siw does" };
+    private readonly Option<int?> _mpaRev = new("--mpa-rev") { Description = "Highest MPA revision accepted: 1 or 2 (default 2)" };
+    private readonly Option<string> _p2p = new("--p2p") { Description = "RTR types accepted from peer-to-peer initiators (default write,read as siw)", HelpName = "send|write|read|all" };
+    private readonly Option<int?> _ird = new("--ird") { Description = "Inbound RDMA Reads/Atomics held at once (default 16)" };
+    private readonly Option<int?> _ord = new("--ord") { Description = "Outbound RDMA Reads/Atomics at once (default 16)" };
+    private readonly Option<bool> _strictIrdOrd = new("--strict-ird") { Description = "Strict RFC 6581 IRD/ORD negotiation instead of Linux's relaxed one" };
+    private readonly Option<int?> _pdLimit = new("--pd-limit") { Description = "Largest PD_Length accepted and sent: 256 (Linux, default) or 512 (RFC 5044)" };
+    private readonly Option<double?> _handshakeTimeout = new("--handshake-timeout") { Description = "Seconds to wait for an MPA Request after TCP accept (default 5, as siw)" };
+    private readonly Option<int> _maxConnections = new("--max-connections") { Description = "Connections served at once; more are rejected (R=1)", DefaultValueFactory = _ => 64 };
+
+    public ServeCommand() : base("serve", "Serve iWARP connections for `rdmadiag check` to probe; runs until Ctrl-C.")
+    {
+        Options.Add(_soft);
+        Options.Add(_listen);
+        Options.Add(_port);
+        Options.Add(_crc);
+        Options.Add(_markers);
+        Options.Add(_refuseMarkers);
+        Options.Add(_mpaRev);
+        Options.Add(_p2p);
+        Options.Add(_ird);
+        Options.Add(_ord);
+        Options.Add(_strictIrdOrd);
+        Options.Add(_pdLimit);
+        Options.Add(_handshakeTimeout);
+        Options.Add(_maxConnections);
+        SetAction(Run);
+    }
+
+    private int Run(ParseResult parse)
+    {
+        TextWriter output = parse.InvocationConfiguration.Output;
+        if (!parse.GetValue(_soft))
+        {
+            throw new UserInputException("serve needs --soft: this build serves only with its userspace iWARP endpoint (no RNIC or kernel siw is driven)");
+        }
+        IwarpSetupOptions setup = IwarpSetupOptions.FromCommandLine(
+            parse.GetValue(_mpaRev), parse.GetValue(_crc), parse.GetValue(_markers), parse.GetValue(_refuseMarkers), parse.GetValue(_p2p),
+            parse.GetValue(_ird), parse.GetValue(_ord), parse.GetValue(_strictIrdOrd), parse.GetValue(_pdLimit), parse.GetValue(_handshakeTimeout));
+        int port = IwarpSetupOptions.CheckPort(parse.GetValue(_port), allowAny: true);
+        int maxConnections = parse.GetValue(_maxConnections);
+        if (maxConnections < 1)
+        {
+            throw new UserInputException($"--max-connections {maxConnections} must be at least 1");
+        }
+        var endpoint = new IPEndPoint(ResolveListen(parse.GetValue(_listen)!), port);
+
+        SoftServer server;
+        try
+        {
+            server = SoftServer.Start(endpoint, setup, output, maxConnections);
+        }
+        catch (SocketException e)
+        {
+            throw new UserInputException($"--listen {endpoint.Address} --port {port}: cannot listen there: {e.Message}");
+        }
+
+        using var stop = new CancellationTokenSource();
+        void OnSignal(PosixSignalContext context)
+        {
+            context.Cancel = true;
+            stop.Cancel();
+        }
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+        output.WriteLine($"rdmadiag serve --soft: listening on {server.LocalEndPoint} ({setup}; probe protocol v{ProbeMessage.CurrentVersion}); Ctrl-C stops");
+        output.Flush();
+        server.RunAsync(stop.Token).GetAwaiter().GetResult();
+        output.WriteLine("rdmadiag serve: stopped");
+        return ExitCodes.Ok;
+    }
+
+    private static IPAddress ResolveListen(string text)
+    {
+        if (IPAddress.TryParse(text, out IPAddress? address))
+        {
+            return address;
+        }
+        try
+        {
+            return Dns.GetHostAddresses(text).FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetwork)
+                ?? throw new UserInputException($"--listen '{text}' has no IPv4 address; give an address to listen on");
+        }
+        catch (SocketException e)
+        {
+            throw new UserInputException($"--listen '{text}' is neither an IP address nor a resolvable host name ({e.Message})");
+        }
+    }
+}
