@@ -17,6 +17,8 @@ public sealed partial class IwarpConnection
     /// <summary>Free room the receive buffer keeps so that any FPDU, markers included, fits whole.</summary>
     private const int ReceiveRoom = Fpdu.MaxLength + MaxMarkerOverhead;
 
+    private const int SmallRemainder = 4096;
+
     /// <summary>Owned by whoever runs the receive loop: the receive thread for its life, or one inline waiter at a time.</summary>
     private readonly object _progressLock = new();
     private byte[] _receive = [];
@@ -68,7 +70,7 @@ public sealed partial class IwarpConnection
             {
                 Fail(new IwarpException(IwarpErrorKind.ConnectionReset, ConnectionPhase.FullOperation, $"the receive loop stopped: {e.Message}", e) { RemoteEndPoint = RemoteEndPoint });
             }
-            FlushInboundMessage();
+            FlushReceives();
             if (_terminateSent)
             {
                 DrainAfterTerminate();
@@ -108,12 +110,13 @@ public sealed partial class IwarpConnection
             }
             if (_receiveStopped)
             {
-                FlushInboundMessage();
+                FlushReceives();
             }
         }
         catch (ObjectDisposedException)
         {
             StopReceiving();
+            FlushReceives();
         }
         finally
         {
@@ -129,8 +132,9 @@ public sealed partial class IwarpConnection
         {
             _receiveStart = _receiveEnd = 0;
         }
-        else if (_receive.Length - _receiveEnd < ReceiveRoom)
+        else if (_receiveStart > 0 && (_receive.Length - _receiveEnd < ReceiveRoom || _receiveEnd - _receiveStart <= SmallRemainder))
         {
+            // Moving a short partial FPDU to the front keeps each receive large (fewer system calls).
             Buffer.BlockCopy(_receive, _receiveStart, _receive, 0, _receiveEnd - _receiveStart);
             _receiveEnd -= _receiveStart;
             _receiveStart = 0;
@@ -429,40 +433,58 @@ public sealed partial class IwarpConnection
             return;
         }
         DdpHeader ddp = segment.Ddp;
-        if (!TryPlaceTagged(segment, ddp.STag, MemoryAccess.RemoteWrite, "RemoteWrite", out Span<byte> target))
+        if (!TryPlaceTagged(segment, ddp.STag, MemoryAccess.RemoteWrite, out Span<byte> target))
         {
             return;
         }
         payload.CopyTo(target);
     }
 
-    /// <summary>RFC 5041 §7 tagged checks; access failures map to Invalid STag as siw does (DDP has no access code).</summary>
-    private bool TryPlaceTagged(RdmapSegment segment, uint stag, MemoryAccess access, string accessName, out Span<byte> target)
+    /// <summary>The Terminate codes for a region check, at the DDP layer (tagged placement) or the RDMAP layer (a Read or Atomic source).</summary>
+    private sealed record RegionErrors(TerminateError Invalid, TerminateError Access, TerminateError Bounds, TerminateError Wrap, string AccessNote);
+
+    private static readonly RegionErrors TaggedErrors = new(TerminateErrors.DdpTaggedInvalidSTag, TerminateErrors.DdpTaggedInvalidSTag,
+        TerminateErrors.DdpTaggedBaseOrBounds, TerminateErrors.DdpTaggedToWrap, " (RFC 5041 has no access-rights code; siw reports Invalid STag)");
+
+    private static readonly RegionErrors RemoteErrors = new(TerminateErrors.RdmapInvalidSTag, TerminateErrors.RdmapAccessRights,
+        TerminateErrors.RdmapBaseOrBounds, TerminateErrors.RdmapToWrap, "");
+
+    /// <summary>RFC 5041 §7 / RFC 5040 §7.2: a valid STag of this stream, the access right, TO and TO + length in range without wrapping.</summary>
+    private bool CheckRegion(RdmapSegment segment, RegionErrors errors, uint stag, ulong to, ulong length, MemoryAccess access, out MemoryRegion? region, out int offset)
     {
-        target = default;
-        ulong to = segment.Ddp.TaggedOffset;
-        int length = segment.Payload.Length;
-        MemoryRegion? region = FindRegion(stag);
+        offset = 0;
+        region = FindRegion(stag);
         if (region is null || !region.IsValid)
         {
-            Violation(TerminateErrors.DdpTaggedInvalidSTag, segment, $"no valid memory region has STag 0x{stag:X8}");
+            Violation(errors.Invalid, segment, $"no valid memory region has STag 0x{stag:X8}");
             return false;
         }
         if (!region.Allows(access))
         {
-            Violation(TerminateErrors.DdpTaggedInvalidSTag, segment, $"{region} lacks {accessName} access (RFC 5041 has no access-rights code; siw reports Invalid STag)");
+            Violation(errors.Access, segment, $"{region} lacks {access} access{errors.AccessNote}");
             return false;
         }
-        switch (region.Check(to, (ulong)length, out int offset))
+        switch (region.Check(to, length, out offset))
         {
             case RegionCheck.Wrap:
-                Violation(TerminateErrors.DdpTaggedToWrap, segment, $"TO 0x{to:X} + {length} wraps past 2^64");
+                Violation(errors.Wrap, segment, $"TO 0x{to:X} + {length} wraps past 2^64");
                 return false;
             case RegionCheck.Bounds:
-                Violation(TerminateErrors.DdpTaggedBaseOrBounds, segment, $"[TO 0x{to:X}, +{length}) is outside {region}");
+                Violation(errors.Bounds, segment, $"[TO 0x{to:X}, +{length}) is outside {region}");
                 return false;
         }
-        target = region.Memory.Span.Slice(offset, length);
+        return true;
+    }
+
+    private bool TryPlaceTagged(RdmapSegment segment, uint stag, MemoryAccess access, out Span<byte> target)
+    {
+        int length = segment.Payload.Length;
+        if (!CheckRegion(segment, TaggedErrors, stag, segment.Ddp.TaggedOffset, (ulong)length, access, out MemoryRegion? region, out int offset))
+        {
+            target = default;
+            return false;
+        }
+        target = region!.Memory.Span.Slice(offset, length);
         return true;
     }
 
@@ -495,7 +517,7 @@ public sealed partial class IwarpConnection
                     $"the Read Response places [TO 0x{ddp.TaggedOffset:X}, +{length}); the outstanding Read expects TO 0x{expected:X} with {read.ReadSize - head.Received} octets left");
                 return;
             }
-            if (!TryPlaceTagged(segment, ddp.STag, MemoryAccess.LocalWrite, "LocalWrite", out Span<byte> target))
+            if (!TryPlaceTagged(segment, ddp.STag, MemoryAccess.LocalWrite, out Span<byte> target))
             {
                 return;
             }
@@ -637,41 +659,13 @@ public sealed partial class IwarpConnection
         }
         ReadRequestHeader read = segment.Header.ReadRequest;
         MemoryRegion? region = null;
-        if (read.ReadSize > 0)
+        if (read.ReadSize > 0 && !CheckRegion(segment, RemoteErrors, read.SourceSTag, read.SourceTO, read.ReadSize, MemoryAccess.RemoteRead, out region, out _))
         {
-            region = FindRegion(read.SourceSTag);
-            if (!CheckRemoteRegion(segment, region, read.SourceSTag, read.SourceTO, read.ReadSize, MemoryAccess.RemoteRead, "RemoteRead"))
-            {
-                return;
-            }
+            return;
         }
         _receiveMsn[1]++;
         Interlocked.Increment(ref _inboundRequests);
         EnqueueWork(new TransmitWork { Kind = TransmitWorkKind.ReadResponse, Read = read, Region = region });
-    }
-
-    private bool CheckRemoteRegion(RdmapSegment segment, MemoryRegion? region, uint stag, ulong to, ulong length, MemoryAccess access, string accessName)
-    {
-        if (region is null || !region.IsValid)
-        {
-            Violation(TerminateErrors.RdmapInvalidSTag, segment, $"no valid memory region has STag 0x{stag:X8}");
-            return false;
-        }
-        if (!region.Allows(access))
-        {
-            Violation(TerminateErrors.RdmapAccessRights, segment, $"{region} lacks {accessName} access");
-            return false;
-        }
-        switch (region.Check(to, length, out _))
-        {
-            case RegionCheck.Wrap:
-                Violation(TerminateErrors.RdmapToWrap, segment, $"TO 0x{to:X} + {length} wraps past 2^64");
-                return false;
-            case RegionCheck.Bounds:
-                Violation(TerminateErrors.RdmapBaseOrBounds, segment, $"[TO 0x{to:X}, +{length}) is outside {region}");
-                return false;
-        }
-        return true;
     }
 
     /// <summary>RFC 7306 §4: FetchAdd and CmpSwap on an 8-octet word, held in host byte order in the region.</summary>
@@ -682,13 +676,12 @@ public sealed partial class IwarpConnection
             return;
         }
         AtomicRequest request = segment.Header.AtomicRequest;
-        MemoryRegion? region = FindRegion(request.RemoteSTag);
         if (request.Opcode is not (AtomicOpcode.FetchAdd or AtomicOpcode.CmpSwap))
         {
             Violation(TerminateErrors.RdmapUnexpectedOpcode, segment, $"AOpCode {(int)request.Opcode} is not FetchAdd (0) or CmpSwap (2)");
             return;
         }
-        if (!CheckRemoteRegion(segment, region, request.RemoteSTag, request.RemoteTO, sizeof(ulong), MemoryAccess.RemoteAtomic, "RemoteAtomic"))
+        if (!CheckRegion(segment, RemoteErrors, request.RemoteSTag, request.RemoteTO, sizeof(ulong), MemoryAccess.RemoteAtomic, out MemoryRegion? region, out int offset))
         {
             return;
         }
@@ -697,11 +690,10 @@ public sealed partial class IwarpConnection
             Violation(TerminateErrors.RdmapStreamCatastrophic, segment, $"the Atomic target TO 0x{request.RemoteTO:X} is not 64-bit aligned");
             return;
         }
-        region!.Check(request.RemoteTO, sizeof(ulong), out int offset);
         ulong original;
         lock (_atomicLock)
         {
-            Span<byte> word = region.Memory.Span.Slice(offset, sizeof(ulong));
+            Span<byte> word = region!.Memory.Span.Slice(offset, sizeof(ulong));
             original = MemoryMarshal.Read<ulong>(word);
             ulong updated = request.Opcode == AtomicOpcode.FetchAdd
                 ? AtomicArithmetic.FetchAdd(original, request.AddOrSwapData, request.AddOrSwapMask)

@@ -1,5 +1,8 @@
+using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using RdmaDiag.Wire;
 using RdmaDiag.Wire.Ddp;
 using RdmaDiag.Wire.Mpa;
 using RdmaDiag.Wire.Rdmap;
@@ -51,7 +54,17 @@ public sealed partial class IwarpConnection
     /// Posts a Send of <paramref name="data"/> (copied before this returns). <paramref name="invalidateSTag"/>
     /// makes it Send with Invalidate; <see cref="PostFlags.Solicited"/> the SE variant.
     /// </summary>
-    public void PostSend(ulong workRequestId, ReadOnlySpan<byte> data, PostFlags flags = PostFlags.Signaled, uint? invalidateSTag = null)
+    public void PostSend(ulong workRequestId, ReadOnlySpan<byte> data, PostFlags flags = PostFlags.Signaled, uint? invalidateSTag = null) =>
+        PostSend(workRequestId, new Payload(data), flags, invalidateSTag);
+
+    /// <summary>
+    /// <see cref="PostSend(ulong, ReadOnlySpan{byte}, PostFlags, uint?)"/> for array-backed data: large
+    /// FPDUs are then written to the socket straight from the array (no copy), framing around them.
+    /// </summary>
+    public void PostSend(ulong workRequestId, ReadOnlyMemory<byte> data, PostFlags flags = PostFlags.Signaled, uint? invalidateSTag = null) =>
+        PostSend(workRequestId, new Payload(data), flags, invalidateSTag);
+
+    private void PostSend(ulong workRequestId, in Payload data, PostFlags flags, uint? invalidateSTag)
     {
         bool solicited = (flags & PostFlags.Solicited) != 0;
         RdmapOpcode opcode = (solicited, invalidateSTag.HasValue) switch
@@ -73,7 +86,14 @@ public sealed partial class IwarpConnection
     }
 
     /// <summary>Posts an RDMA Write of <paramref name="data"/> to the peer's STag at TO (copied before this returns).</summary>
-    public void PostWrite(ulong workRequestId, ReadOnlySpan<byte> data, uint remoteSTag, ulong remoteTO, PostFlags flags = PostFlags.Signaled)
+    public void PostWrite(ulong workRequestId, ReadOnlySpan<byte> data, uint remoteSTag, ulong remoteTO, PostFlags flags = PostFlags.Signaled) =>
+        PostWrite(workRequestId, new Payload(data), remoteSTag, remoteTO, flags);
+
+    /// <summary><see cref="PostWrite(ulong, ReadOnlySpan{byte}, uint, ulong, PostFlags)"/> for array-backed data, without a copy for large FPDUs.</summary>
+    public void PostWrite(ulong workRequestId, ReadOnlyMemory<byte> data, uint remoteSTag, ulong remoteTO, PostFlags flags = PostFlags.Signaled) =>
+        PostWrite(workRequestId, new Payload(data), remoteSTag, remoteTO, flags);
+
+    private void PostWrite(ulong workRequestId, in Payload data, uint remoteSTag, ulong remoteTO, PostFlags flags)
     {
         CheckMessageLength(data.Length);
         WaitForFence();
@@ -94,7 +114,7 @@ public sealed partial class IwarpConnection
         {
             ThrowIfCannotSend();
             var header = DdpHeader.CreateUntagged(RdmapControl.Encode(opcode), 0, _transmitMsn[0]++, 0, last: true);
-            SendMessage(header, new ImmediateData(value), []);
+            SendMessage(header, new ImmediateData(value), default);
         }
         Complete(workRequestId, CompletionOpcode.ImmediateData, ImmediateData.Length, flags);
     }
@@ -193,7 +213,7 @@ public sealed partial class IwarpConnection
     {
         bool read = request.Kind is OutboundKind.Read or OutboundKind.ReadRtr;
         var ddp = DdpHeader.CreateUntagged(RdmapControl.Encode(read ? RdmapOpcode.RdmaReadRequest : RdmapOpcode.AtomicRequest), 1, _transmitMsn[1]++, 0, last: true);
-        SendMessage(ddp, read ? new RdmapHeader(request.Read) : new RdmapHeader(request.Atomic), []);
+        SendMessage(ddp, read ? new RdmapHeader(request.Read) : new RdmapHeader(request.Atomic), default);
     }
 
     /// <summary>Sends queued Reads/Atomics while ORD credits allow (after a response freed one).</summary>
@@ -225,10 +245,10 @@ public sealed partial class IwarpConnection
             switch (rtr)
             {
                 case RtrType.Send:
-                    SendMessage(DdpHeader.CreateUntagged(RdmapControl.Encode(RdmapOpcode.Send), 0, _transmitMsn[0]++, 0), RdmapHeader.None, []);
+                    SendMessage(DdpHeader.CreateUntagged(RdmapControl.Encode(RdmapOpcode.Send), 0, _transmitMsn[0]++, 0), RdmapHeader.None, default);
                     break;
                 case RtrType.Write:
-                    SendMessage(DdpHeader.CreateTagged(RdmapControl.Encode(RdmapOpcode.RdmaWrite), 1, 0), RdmapHeader.None, []);
+                    SendMessage(DdpHeader.CreateTagged(RdmapControl.Encode(RdmapOpcode.RdmaWrite), 1, 0), RdmapHeader.None, default);
                     break;
                 case RtrType.Read:
                     var request = new OutboundRequest { Kind = OutboundKind.ReadRtr, Read = new ReadRequestHeader(0, 0, 0, 1, 0) };
@@ -309,20 +329,128 @@ public sealed partial class IwarpConnection
     /// Caller holds _sendLock. Cuts a message into FPDUs of at most MULPDU (a message with an RDMAP header
     /// is always one segment) and sends them in as few Socket.Send calls as the batch buffer allows.
     /// </summary>
-    private void SendMessage(in DdpHeader first, in RdmapHeader header, ReadOnlySpan<byte> payload)
+    private void SendMessage(in DdpHeader first, in RdmapHeader header, in Payload payload)
     {
-        if (header.Kind != RdmapHeaderKind.None || payload.IsEmpty)
+        ReadOnlySpan<byte> data = payload.Span;
+        if (header.Kind != RdmapHeaderKind.None || data.IsEmpty)
         {
-            AppendFpdu(first.WithLast(true), header, payload);
+            AppendFpdu(first.WithLast(true), header, data);
+        }
+        else if (payload.Array is { } array && !_markersSent && _mulpdu - first.Length >= GatherMinimumSegment)
+        {
+            FlushTransmit();
+            SendGathered(first, array, payload.Offset, data.Length);
+            return;
         }
         else
         {
-            foreach (DdpSegment segment in new DdpSegmenter(first, payload.Length, _mulpdu))
+            foreach (DdpSegment segment in new DdpSegmenter(first, data.Length, _mulpdu))
             {
-                AppendFpdu(segment.Header, RdmapHeader.None, payload.Slice((int)segment.Offset, segment.Length));
+                AppendFpdu(segment.Header, RdmapHeader.None, data.Slice((int)segment.Offset, segment.Length));
             }
         }
         FlushTransmit();
+    }
+
+    /// <summary>Segments carrying at least this much payload are sent from the caller's array instead of copied.</summary>
+    private const int GatherMinimumSegment = 8 * 1024;
+
+    /// <summary>
+    /// FPDUs per gathered Socket.Send: k FPDUs take 2k+1 buffers (framing pieces join a trailer to the next
+    /// header), and .NET builds at most 8 iovecs on the stack; more would allocate per call.
+    /// </summary>
+    private const int GatherFpdusPerSend = 3;
+
+    private readonly List<ArraySegment<byte>> _gather = new(2 * GatherFpdusPerSend + 1);
+
+    /// <summary>
+    /// Sends a message whose payload lives in <paramref name="array"/>: ULPDU_Length, DDP header, pad and
+    /// CRC are built in the transmit buffer, the payload goes to the kernel from the array itself.
+    /// <code>
+    ///  transmit buffer:  [len|hdr1]       [pad|crc1 len|hdr2]       [pad|crc2 len|hdr3]       [pad|crc3]
+    ///  caller's array:             [payload1]                  [payload2]                [payload3]
+    /// </code>
+    /// </summary>
+    private void SendGathered(in DdpHeader first, byte[] array, int offset, int length)
+    {
+        Span<byte> framing = _transmit;
+        int at = 0;
+        int piece = 0;
+        int fpdus = 0;
+        foreach (DdpSegment segment in new DdpSegmenter(first, length, _mulpdu))
+        {
+            int ulpduLength = segment.Header.Length + segment.Length;
+            BinaryPrimitives.WriteUInt16BigEndian(framing[at..], (ushort)ulpduLength);
+            int headerEnd = at + Fpdu.LengthFieldSize + segment.Header.Write(framing[(at + Fpdu.LengthFieldSize)..]);
+            var payload = new ArraySegment<byte>(array, offset + (int)segment.Offset, segment.Length);
+            _gather.Add(new ArraySegment<byte>(_transmit, piece, headerEnd - piece));
+            _gather.Add(payload);
+            int pad = Fpdu.PadLength(ulpduLength);
+            framing.Slice(headerEnd, pad).Clear();
+            uint crc = 0;
+            if (_crc)
+            {
+                crc = Crc32c.Update(Crc32c.Seed, framing[at..headerEnd]);
+                crc = Crc32c.Update(crc, payload);
+                crc = Crc32c.Finish(Crc32c.Update(crc, framing.Slice(headerEnd, pad)));
+            }
+            Crc32c.WriteWire(framing[(headerEnd + pad)..], crc);
+            piece = headerEnd;
+            at = headerEnd + pad + Crc32c.Size;
+            _fpdusSent++;
+            if (++fpdus == GatherFpdusPerSend)
+            {
+                SendGather(new ArraySegment<byte>(_transmit, piece, at - piece));
+                at = piece = fpdus = 0;
+            }
+        }
+        if (fpdus > 0)
+        {
+            SendGather(new ArraySegment<byte>(_transmit, piece, at - piece));
+        }
+    }
+
+    private void SendGather(ArraySegment<byte> trailer)
+    {
+        _gather.Add(trailer);
+        int total = 0;
+        foreach (ArraySegment<byte> buffer in _gather)
+        {
+            total += buffer.Count;
+        }
+        try
+        {
+            int sent = _socket!.Send(_gather, SocketFlags.None);
+            while (sent < total)
+            {
+                // A blocking send normally takes everything; after a partial one, send the rest piece by piece.
+                int skip = sent;
+                foreach (ArraySegment<byte> buffer in _gather)
+                {
+                    if (skip >= buffer.Count)
+                    {
+                        skip -= buffer.Count;
+                        continue;
+                    }
+                    ReadOnlySpan<byte> rest = buffer.AsSpan(skip);
+                    skip = 0;
+                    while (!rest.IsEmpty)
+                    {
+                        rest = rest[_socket.Send(rest, SocketFlags.None)..];
+                    }
+                }
+                sent = total;
+            }
+            Interlocked.Add(ref _bytesSent, total);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            throw SendFailed(e);
+        }
+        finally
+        {
+            _gather.Clear();
+        }
     }
 
     private void AppendFpdu(in DdpHeader ddp, in RdmapHeader header, ReadOnlySpan<byte> payload)
@@ -361,16 +489,22 @@ public sealed partial class IwarpConnection
             }
             Interlocked.Add(ref _bytesSent, length);
         }
-        catch (SocketException e)
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
         {
-            var error = IwarpException.FromSocket(e, ConnectionPhase.FullOperation, RemoteEndPoint, "sending FPDUs");
+            throw SendFailed(e);
+        }
+    }
+
+    /// <summary>A socket error while sending fails the connection; a send on a socket closed under us reports why it was closed.</summary>
+    private IwarpException SendFailed(Exception e)
+    {
+        if (e is SocketException socketError)
+        {
+            var error = IwarpException.FromSocket(socketError, ConnectionPhase.FullOperation, RemoteEndPoint, "sending FPDUs");
             Fail(error);
-            throw error;
+            return _error ?? error;
         }
-        catch (ObjectDisposedException)
-        {
-            throw _error ?? new IwarpException(IwarpErrorKind.LocalClose, ConnectionPhase.FullOperation, "the connection was closed locally");
-        }
+        return _error ?? new IwarpException(IwarpErrorKind.LocalClose, ConnectionPhase.FullOperation, "the connection was closed locally");
     }
 
     /// <summary>
@@ -442,5 +576,32 @@ public sealed partial class IwarpConnection
         public ReadRequestHeader Read;
         public AtomicRequest Atomic;
         public uint Received;
+    }
+
+    /// <summary>A message payload: a span, and the array behind it when there is one (for sending without a copy).</summary>
+    private readonly ref struct Payload
+    {
+        public Payload(ReadOnlySpan<byte> span)
+        {
+            Span = span;
+        }
+
+        public Payload(ReadOnlyMemory<byte> memory)
+        {
+            Span = memory.Span;
+            if (MemoryMarshal.TryGetArray(memory, out ArraySegment<byte> segment))
+            {
+                Array = segment.Array;
+                Offset = segment.Offset;
+            }
+        }
+
+        public ReadOnlySpan<byte> Span { get; }
+
+        public byte[]? Array { get; }
+
+        public int Offset { get; }
+
+        public int Length => Span.Length;
     }
 }

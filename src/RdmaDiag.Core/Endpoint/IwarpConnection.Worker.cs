@@ -83,7 +83,7 @@ public sealed partial class IwarpConnection
                     {
                         ThrowIfCannotSend();
                         var ddp = DdpHeader.CreateUntagged(RdmapControl.Encode(RdmapOpcode.AtomicResponse), 3, _transmitMsn[3]++, 0, last: true);
-                        SendMessage(ddp, work.Atomic, []);
+                        SendMessage(ddp, work.Atomic, default);
                     }
                 }
                 finally
@@ -107,7 +107,7 @@ public sealed partial class IwarpConnection
         lock (_sendLock)
         {
             ThrowIfCannotSend();
-            ReadOnlySpan<byte> data = [];
+            ReadOnlyMemory<byte> data = default;
             if (read.ReadSize > 0)
             {
                 if (region is null || !region.Allows(MemoryAccess.RemoteRead) || region.Check(read.SourceTO, read.ReadSize, out int offset) != RegionCheck.Ok)
@@ -121,9 +121,9 @@ public sealed partial class IwarpConnection
                     });
                     return;
                 }
-                data = region.Memory.Span.Slice(offset, (int)read.ReadSize);
+                data = region.Memory.Slice(offset, (int)read.ReadSize);
             }
-            SendMessage(DdpHeader.CreateTagged(RdmapControl.Encode(RdmapOpcode.RdmaReadResponse), read.SinkSTag, read.SinkTO, last: false), RdmapHeader.None, data);
+            SendMessage(DdpHeader.CreateTagged(RdmapControl.Encode(RdmapOpcode.RdmaReadResponse), read.SinkSTag, read.SinkTO, last: false), RdmapHeader.None, new Payload(data));
         }
     }
 

@@ -133,11 +133,11 @@ public sealed partial class IwarpConnection : IDisposable
             catch (IwarpException e) when (e.Kind is IwarpErrorKind.InsufficientIrd or IwarpErrorKind.NoMatchingRtr)
             {
                 SendSetupTerminate(socket, request, reply, e.Kind);
-                throw WithRemote(e, target);
+                throw e.WithRemote(target);
             }
             catch (IwarpException e)
             {
-                throw WithRemote(e, target);
+                throw e.WithRemote(target);
             }
             Attach(socket, parameters, RtrTypes.None);
             if (parameters.Rtr != RtrType.None)
@@ -171,21 +171,6 @@ public sealed partial class IwarpConnection : IDisposable
         CancellationToken cancellationToken = default) =>
         Task.Factory.StartNew(() => Connect(remote, setup, privateData, cancellationToken), cancellationToken,
             TaskCreationOptions.LongRunning, TaskScheduler.Default);
-
-    private static IwarpException WithRemote(IwarpException e, EndPoint remote) => e.RemoteEndPoint is not null ? e
-        : new IwarpException(e.Kind, e.Phase, e.Message, e.InnerException)
-        {
-            DetectedBy = e.DetectedBy,
-            RemoteEndPoint = remote,
-            PeerFrame = e.PeerFrame,
-            PeerPrivateData = e.PeerPrivateData,
-            BytesReceived = e.BytesReceived,
-            FirstBytes = e.FirstBytes,
-            Terminate = e.Terminate,
-            WireError = e.WireError,
-            Waited = e.Waited,
-            SocketError = e.SocketError,
-        };
 
     /// <summary>Takes over an accepted socket as MPA responder once the Reply is on the wire.</summary>
     internal void AttachResponder(Socket socket, NegotiatedParameters parameters, RtrTypes acceptedRtr)
@@ -531,6 +516,24 @@ public sealed partial class IwarpConnection : IDisposable
     private void FlushOutstanding(IwarpException error)
     {
         FlushOutbound(error);
+        // Receives belong to whoever runs the receive loop; when that is another thread (the receive
+        // thread, or an inline waiter inside a blocking receive) it flushes them as it stops.
+        if (Monitor.TryEnter(_progressLock))
+        {
+            try
+            {
+                FlushReceives();
+            }
+            finally
+            {
+                Monitor.Exit(_progressLock);
+            }
+        }
+    }
+
+    /// <summary>The Send being received, then every posted receive, complete as flushed, in order; the caller owns the receive loop.</summary>
+    private void FlushReceives()
+    {
         FlushInboundMessage();
         while (TryTakeReceive(out ReceiveEntry entry))
         {

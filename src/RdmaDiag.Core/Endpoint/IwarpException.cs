@@ -139,6 +139,22 @@ public sealed class IwarpException : Exception
     /// <summary>Hex of <see cref="FirstBytes"/> with a printable-ASCII rendering, e.g. <c>48 54 54 50 |HTTP|</c>.</summary>
     public string FirstBytesText => FormatBytes(FirstBytes.Span);
 
+    /// <summary>This error with <paramref name="remote"/> filled in when it lacks one (evidence kept).</summary>
+    internal IwarpException WithRemote(EndPoint? remote) => RemoteEndPoint is not null || remote is null ? this
+        : new IwarpException(Kind, Phase, Message, InnerException)
+        {
+            DetectedBy = DetectedBy,
+            RemoteEndPoint = remote,
+            SocketError = SocketError,
+            BytesReceived = BytesReceived,
+            FirstBytes = FirstBytes,
+            PeerFrame = PeerFrame,
+            PeerPrivateData = PeerPrivateData,
+            Terminate = Terminate,
+            WireError = WireError,
+            Waited = Waited,
+        };
+
     internal static string FormatBytes(ReadOnlySpan<byte> bytes)
     {
         if (bytes.IsEmpty)

@@ -12,12 +12,15 @@ namespace RdmaDiag.Endpoint;
 /// </summary>
 public sealed class IwarpListener : IDisposable
 {
-    /// <summary>Handshakes in progress at once; more TCP connections are closed at once and reported.</summary>
+    /// <summary>
+    /// Handshakes in progress plus requests not yet taken by <see cref="AcceptAsync"/>; more TCP
+    /// connections are closed at once and reported.
+    /// </summary>
     public const int MaxPendingHandshakes = 64;
 
     private readonly Socket _socket;
     private readonly Action<IwarpException>? _onHandshakeFailure;
-    private readonly Channel<IwarpConnectionRequest> _requests = Channel.CreateUnbounded<IwarpConnectionRequest>();
+    private readonly Channel<IwarpConnectionRequest> _requests = Channel.CreateBounded<IwarpConnectionRequest>(MaxPendingHandshakes);
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _acceptLoop;
     private int _pendingHandshakes;
@@ -63,7 +66,9 @@ public sealed class IwarpListener : IDisposable
     {
         try
         {
-            return await _requests.Reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+            IwarpConnectionRequest request = await _requests.Reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+            Interlocked.Decrement(ref _pendingHandshakes);
+            return request;
         }
         catch (ChannelClosedException)
         {
@@ -94,7 +99,7 @@ public sealed class IwarpListener : IDisposable
             {
                 Interlocked.Decrement(ref _pendingHandshakes);
                 Report(new IwarpException(IwarpErrorKind.LocalResourceLimit, ConnectionPhase.MpaHandshake,
-                    $"{MaxPendingHandshakes} MPA handshakes already in progress; connection closed")
+                    $"{MaxPendingHandshakes} MPA handshakes in progress or requests not yet accepted; connection closed")
                 { RemoteEndPoint = MpaHandshake.SafeRemote(accepted) });
                 accepted.Dispose();
                 continue;
@@ -120,7 +125,7 @@ public sealed class IwarpListener : IDisposable
                 {
                     MpaHandshake.SendFrame(socket, reject);
                 }
-                Report(Annotate(refusal, remote));
+                Report(refusal.WithRemote(remote));
                 return;
             }
             var pending = new IwarpConnectionRequest(this, socket, request, decision);
@@ -128,7 +133,7 @@ public sealed class IwarpListener : IDisposable
         }
         catch (IwarpException e)
         {
-            Report(Annotate(e, remote));
+            Report(e.WithRemote(remote));
         }
         catch (Exception e) when (e is SocketException or ObjectDisposedException)
         {
@@ -136,27 +141,14 @@ public sealed class IwarpListener : IDisposable
         }
         finally
         {
-            Interlocked.Decrement(ref _pendingHandshakes);
             if (!handedOver)
             {
+                // A request handed over counts as pending until AcceptAsync takes it.
+                Interlocked.Decrement(ref _pendingHandshakes);
                 socket.Dispose();
             }
         }
     }
-
-    private static IwarpException Annotate(IwarpException e, EndPoint? remote) => e.RemoteEndPoint is not null || remote is null ? e
-        : new IwarpException(e.Kind, e.Phase, e.Message, e.InnerException)
-        {
-            DetectedBy = e.DetectedBy,
-            RemoteEndPoint = remote,
-            PeerFrame = e.PeerFrame,
-            PeerPrivateData = e.PeerPrivateData,
-            BytesReceived = e.BytesReceived,
-            FirstBytes = e.FirstBytes,
-            WireError = e.WireError,
-            Waited = e.Waited,
-            SocketError = e.SocketError,
-        };
 
     internal void Report(IwarpException failure)
     {

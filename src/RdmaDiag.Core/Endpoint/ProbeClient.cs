@@ -62,12 +62,10 @@ public sealed class ProbeClient
     /// <summary>A Send of <paramref name="size"/> octets; the server's digest must equal ours.</summary>
     public ProbeResult Send(int size)
     {
-        ProbeAdvert advert = RequireAdvert(size, size <= Advert!.MaxEcho, "Echo limit");
-        Span<byte> payload = _message.AsSpan(ProbeMessage.HeaderLength, size);
-        ProbeMessage.FillPattern(payload, NextSeed());
-        byte[] expected = SHA256.HashData(payload);
+        RequireAdvert(size, size <= Advert!.MaxEcho, "Echo limit");
+        byte[] expected = FillPayload(size);
         long start = Stopwatch.GetTimestamp();
-        ProbeMessage reply = Request(new ProbeMessage(ProbeOp.Echo, Length: (uint)size), payload);
+        ProbeMessage reply = Request(new ProbeMessage(ProbeOp.Echo, Length: (uint)size), _message.AsSpan(ProbeMessage.HeaderLength, size));
         return Verify("send", size, start, reply, expected);
     }
 
@@ -75,11 +73,9 @@ public sealed class ProbeClient
     public ProbeResult Write(int size)
     {
         ProbeAdvert advert = RequireAdvert(size, size <= Advert!.Length, "region length");
-        Span<byte> data = _message.AsSpan(ProbeMessage.HeaderLength, size);
-        ProbeMessage.FillPattern(data, NextSeed());
-        byte[] expected = SHA256.HashData(data);
+        byte[] expected = FillPayload(size);
         long start = Stopwatch.GetTimestamp();
-        _connection.PostWrite(_workRequest++, data, advert.STag, advert.BaseTO, PostFlags.None);
+        _connection.PostWrite(_workRequest++, _message.AsMemory(ProbeMessage.HeaderLength, size), advert.STag, advert.BaseTO, PostFlags.None);
         ProbeMessage reply = Request(new ProbeMessage(ProbeOp.Check, Length: (uint)size, Offset: advert.BaseTO), []);
         return Verify("write", size, start, reply, expected);
     }
@@ -123,6 +119,14 @@ public sealed class ProbeClient
         return advert;
     }
 
+    /// <summary>Fills the payload part of the message buffer with the next pattern; returns its SHA-256.</summary>
+    private byte[] FillPayload(int size)
+    {
+        Span<byte> payload = _message.AsSpan(ProbeMessage.HeaderLength, size);
+        ProbeMessage.FillPattern(payload, NextSeed());
+        return SHA256.HashData(payload);
+    }
+
     private ulong NextSeed() => _seed = _seed * 6364136223846793005UL + 1442695040888963407UL;
 
     /// <summary>One request Send (header + payload, unsignalled) and the server's one reply.</summary>
@@ -134,7 +138,7 @@ public sealed class ProbeClient
         {
             payload.CopyTo(_message.AsSpan(ProbeMessage.HeaderLength));
         }
-        _connection.PostSend(_workRequest++, _message.AsSpan(0, length), PostFlags.None);
+        _connection.PostSend(_workRequest++, _message.AsMemory(0, length), PostFlags.None);
         Completion completion = WaitFor(CompletionOpcode.Receive);
         int index = (int)completion.WorkRequestId;
         bool parsed = ProbeMessage.TryRead(_receives[index].AsSpan(0, completion.ByteLength), out ProbeMessage reply, out string error);

@@ -10,6 +10,7 @@ public sealed class BenchCommand : Command
     public BenchCommand() : base("bench", "Measure RdmaDiag's own hot paths on this machine and print the numbers.")
     {
         Subcommands.Add(new CrcCommand());
+        Subcommands.Add(new BenchEndpointCommand());
     }
 
     /// <summary>`rdmadiag bench crc [--seconds S]`.</summary>

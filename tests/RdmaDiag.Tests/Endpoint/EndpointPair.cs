@@ -4,7 +4,7 @@ using RdmaDiag.Endpoint;
 
 namespace RdmaDiag.Tests.Endpoint;
 
-/// <summary>An initiator and a responder joined over loopback (or any address), with short test timeouts.</summary>
+/// <summary>An initiator and a responder joined over loopback, with short test timeouts.</summary>
 internal sealed class EndpointPair : IDisposable
 {
     public static readonly TimeSpan Wait = TimeSpan.FromSeconds(5);
@@ -30,6 +30,7 @@ internal sealed class EndpointPair : IDisposable
 
     public ConcurrentQueue<IwarpException> ListenerFailures { get; } = new();
 
+    /// <summary>An established pair; throws the initiator's error when setup fails.</summary>
     public static async Task<EndpointPair> ConnectAsync(
         IwarpSetupOptions? clientSetup = null,
         IwarpSetupOptions? serverSetup = null,
@@ -38,36 +39,16 @@ internal sealed class EndpointPair : IDisposable
         Action<IwarpConnection>? prepareClient = null,
         Action<IwarpConnection>? prepareServer = null,
         ReadOnlyMemory<byte> clientPrivateData = default,
-        ReadOnlyMemory<byte> serverPrivateData = default,
-        IPAddress? address = null)
+        ReadOnlyMemory<byte> serverPrivateData = default)
     {
-        var failures = new ConcurrentQueue<IwarpException>();
-        var listener = IwarpListener.Start(new IPEndPoint(address ?? IPAddress.Loopback, 0), serverSetup, failures.Enqueue);
-        var client = new IwarpConnection(clientOptions);
-        var server = new IwarpConnection(serverOptions);
-        try
+        SetupOutcome outcome = await TryConnectAsync(clientSetup, serverSetup, clientOptions, serverOptions, prepareClient, prepareServer,
+            clientPrivateData: clientPrivateData, serverPrivateData: serverPrivateData);
+        if (outcome.ClientError is { } error)
         {
-            prepareClient?.Invoke(client);
-            Task<NegotiatedParameters> connect = client.ConnectAsync(listener.LocalEndPoint, clientSetup, clientPrivateData);
-            using var timeout = new CancellationTokenSource(Wait);
-            IwarpConnectionRequest request = await listener.AcceptAsync(timeout.Token);
-            prepareServer?.Invoke(server);
-            request.Accept(server, serverPrivateData);
-            await connect.WaitAsync(Wait);
+            outcome.Dispose();
+            throw error;
         }
-        catch
-        {
-            client.Dispose();
-            server.Dispose();
-            listener.Dispose();
-            throw;
-        }
-        var pair = new EndpointPair(listener, client, server);
-        foreach (var failure in failures)
-        {
-            pair.ListenerFailures.Enqueue(failure);
-        }
-        return pair;
+        return outcome.Pair;
     }
 
     /// <summary>
@@ -82,14 +63,16 @@ internal sealed class EndpointPair : IDisposable
         Action<IwarpConnection>? prepareClient = null,
         Action<IwarpConnection>? prepareServer = null,
         Func<IwarpConnectionRequest, bool>? accept = null,
-        ReadOnlyMemory<byte> rejectPrivateData = default)
+        ReadOnlyMemory<byte> rejectPrivateData = default,
+        ReadOnlyMemory<byte> clientPrivateData = default,
+        ReadOnlyMemory<byte> serverPrivateData = default)
     {
         var failures = new ConcurrentQueue<IwarpException>();
         var listener = IwarpListener.Start(new IPEndPoint(IPAddress.Loopback, 0), serverSetup, failures.Enqueue);
         var client = new IwarpConnection(clientOptions);
         var server = new IwarpConnection(serverOptions);
         prepareClient?.Invoke(client);
-        Task<NegotiatedParameters> connect = client.ConnectAsync(listener.LocalEndPoint, clientSetup);
+        Task<NegotiatedParameters> connect = client.ConnectAsync(listener.LocalEndPoint, clientSetup, clientPrivateData);
         using var timeout = new CancellationTokenSource(Wait);
         Task<IwarpConnectionRequest> request = listener.AcceptAsync(timeout.Token);
         await Task.WhenAny(connect, request);
@@ -98,7 +81,7 @@ internal sealed class EndpointPair : IDisposable
             if (accept is null || accept(request.Result))
             {
                 prepareServer?.Invoke(server);
-                request.Result.Accept(server);
+                request.Result.Accept(server, serverPrivateData);
             }
             else
             {

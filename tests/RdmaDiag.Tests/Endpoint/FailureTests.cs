@@ -229,10 +229,8 @@ public class FailureTests
     [Fact]
     public async Task Stream_PeerClosesMidFpdu_FailsClosedMidMessageWithThePartialBytes()
     {
-        var (listener, server, peer) = await TerminateTests.RawInitiatorAsync(s => s.PostReceive(1, new byte[256]));
-        using var _ = listener;
-        using var __ = server;
-        using var ___ = peer;
+        using var session = await TerminateTests.RawInitiatorAsync(s => s.PostReceive(1, new byte[256]));
+        var (server, peer) = (session.Server, session.Peer);
         byte[] fpdu = peer.Fpdu(peer.NextSend(), RdmapHeader.None, new byte[100]);
 
         peer.Send(fpdu.AsSpan(0, 50));
@@ -249,10 +247,8 @@ public class FailureTests
     [Fact]
     public async Task Stream_PeerClosesBetweenSegmentsOfASend_FailsClosedMidMessage()
     {
-        var (listener, server, peer) = await TerminateTests.RawInitiatorAsync(s => s.PostReceive(1, new byte[256]));
-        using var _ = listener;
-        using var __ = server;
-        using var ___ = peer;
+        using var session = await TerminateTests.RawInitiatorAsync(s => s.PostReceive(1, new byte[256]));
+        var (server, peer) = (session.Server, session.Peer);
 
         peer.SendFpdu(DdpHeader.CreateUntagged(RdmapControl.Encode(RdmapOpcode.Send), 0, 1, 0, last: false), RdmapHeader.None, new byte[40]);
         peer.Socket.Shutdown(SocketShutdown.Send);
@@ -266,10 +262,8 @@ public class FailureTests
     [Fact]
     public async Task Stream_PeerClosesBetweenMessages_FailsConnectionClosedAndFlushesReceives()
     {
-        var (listener, server, peer) = await TerminateTests.RawInitiatorAsync(s => s.PostReceive(1, new byte[256]));
-        using var _ = listener;
-        using var __ = server;
-        using var ___ = peer;
+        using var session = await TerminateTests.RawInitiatorAsync(s => s.PostReceive(1, new byte[256]));
+        var (server, peer) = (session.Server, session.Peer);
 
         peer.Socket.Shutdown(SocketShutdown.Send);
 
@@ -282,9 +276,8 @@ public class FailureTests
     [Fact]
     public async Task Stream_PeerResets_FailsConnectionReset()
     {
-        var (listener, server, peer) = await TerminateTests.RawInitiatorAsync();
-        using var _ = listener;
-        using var __ = server;
+        using var session = await TerminateTests.RawInitiatorAsync();
+        var (server, peer) = (session.Server, session.Peer);
 
         peer.Socket.LingerState = new LingerOption(true, 0);
         peer.Dispose();
@@ -300,12 +293,14 @@ public class FailureTests
     public async Task Wait_PeerStallsMidFpdu_ThrowsStallWithProgressAndStaysUsable(ProgressMode mode)
     {
         byte[] buffer = new byte[256];
-        var (listener, server, peer) = await TerminateTests.RawInitiatorAsync(s => s.PostReceive(1, buffer), options: new IwarpConnectionOptions { Progress = mode });
-        using var _ = listener;
-        using var __ = server;
-        using var ___ = peer;
+        using var session = await TerminateTests.RawInitiatorAsync(s => s.PostReceive(1, buffer), options: new IwarpConnectionOptions { Progress = mode });
+        var (server, peer) = (session.Server, session.Peer);
         byte[] fpdu = peer.Fpdu(peer.NextSend(), RdmapHeader.None, new byte[100]);
         peer.Send(fpdu.AsSpan(0, 30));
+        if (mode == ProgressMode.Background)
+        {
+            SpinWait.SpinUntil(() => server.BytesReceived >= 30, Wait);
+        }
 
         var stall = Assert.Throws<IwarpException>(() => server.WaitForCompletion(TimeSpan.FromMilliseconds(300)));
 
@@ -339,10 +334,8 @@ public class FailureTests
     [Fact]
     public async Task Post_AfterFailure_ThrowsTheConnectionsError()
     {
-        var (listener, server, peer) = await TerminateTests.RawInitiatorAsync();
-        using var _ = listener;
-        using var __ = server;
-        using var ___ = peer;
+        using var session = await TerminateTests.RawInitiatorAsync();
+        var (server, peer) = (session.Server, session.Peer);
         peer.Socket.Shutdown(SocketShutdown.Send);
         IwarpException closed = Traffic.WaitForError(server);
 

@@ -16,7 +16,7 @@ public class TerminateTests
     private static readonly TimeSpan Wait = EndpointPair.Wait;
 
     /// <summary>Our endpoint as responder (with <paramref name="prepare"/> run before the Reply), a raw initiator on the other side.</summary>
-    internal static async Task<(IwarpListener Listener, IwarpConnection Server, RawPeer Peer)> RawInitiatorAsync(
+    internal static async Task<RawSession> RawInitiatorAsync(
         Action<IwarpConnection>? prepare = null, MpaStartFrame? request = null, IwarpSetupOptions? setup = null, IwarpConnectionOptions? options = null)
     {
         var listener = IwarpListener.Start(new IPEndPoint(IPAddress.Loopback, 0), setup);
@@ -27,7 +27,17 @@ public class TerminateTests
         IwarpConnectionRequest pending = await listener.AcceptAsync(timeout.Token);
         prepare?.Invoke(server);
         pending.Accept(server);
-        return (listener, server, await initiate.WaitAsync(Wait));
+        return new RawSession(listener, server, await initiate.WaitAsync(Wait));
+    }
+
+    internal sealed record RawSession(IwarpListener Listener, IwarpConnection Server, RawPeer Peer) : IDisposable
+    {
+        public void Dispose()
+        {
+            Peer.Dispose();
+            Server.Dispose();
+            Listener.Dispose();
+        }
     }
 
     private static void AssertTerminate(RawPeer.Received received, TerminateError expected, bool ddpCopy, bool rdmaFlag)
@@ -53,10 +63,8 @@ public class TerminateTests
     public async Task Write_OutOfBounds_TerminatesDdpTaggedBaseBoundsWithHeaderCopy()
     {
         MemoryRegion? region = null;
-        var (listener, server, peer) = await RawInitiatorAsync(s => region = s.RegisterMemory(new byte[4096], MemoryAccess.RemoteWrite));
-        using var _ = listener;
-        using var __ = server;
-        using var ___ = peer;
+        using var session = await RawInitiatorAsync(s => region = s.RegisterMemory(new byte[4096], MemoryAccess.RemoteWrite));
+        var (server, peer) = (session.Server, session.Peer);
 
         DdpHeader write = RawPeer.Write(region!.STag, 4000);
         peer.SendFpdu(write, RdmapHeader.None, new byte[200]);
@@ -72,10 +80,8 @@ public class TerminateTests
     [Fact]
     public async Task ReadRequest_BadSTag_TerminatesRdmapInvalidStagWithDdpAndReadRequestCopies()
     {
-        var (listener, server, peer) = await RawInitiatorAsync(s => s.RegisterMemory(new byte[4096], MemoryAccess.RemoteRead));
-        using var _ = listener;
-        using var __ = server;
-        using var ___ = peer;
+        using var session = await RawInitiatorAsync(s => s.RegisterMemory(new byte[4096], MemoryAccess.RemoteRead));
+        var (server, peer) = (session.Server, session.Peer);
 
         DdpHeader ddp = peer.NextReadRequest();
         var read = new ReadRequestHeader(0x1234, 0, 100, 0xDEADBEEF, 0);
@@ -91,10 +97,8 @@ public class TerminateTests
     [Fact]
     public async Task Send_NoReceivePosted_TerminatesDdpUntaggedNoBuffer()
     {
-        var (listener, server, peer) = await RawInitiatorAsync();
-        using var _ = listener;
-        using var __ = server;
-        using var ___ = peer;
+        using var session = await RawInitiatorAsync();
+        var (server, peer) = (session.Server, session.Peer);
 
         DdpHeader send = peer.NextSend();
         peer.SendFpdu(send, RdmapHeader.None, new byte[10]);
@@ -110,10 +114,8 @@ public class TerminateTests
     public async Task Write_RegionWithoutRemoteWrite_TerminatesInvalidStagAsSiw()
     {
         MemoryRegion? region = null;
-        var (listener, server, peer) = await RawInitiatorAsync(s => region = s.RegisterMemory(new byte[4096], MemoryAccess.RemoteRead));
-        using var _ = listener;
-        using var __ = server;
-        using var ___ = peer;
+        using var session = await RawInitiatorAsync(s => region = s.RegisterMemory(new byte[4096], MemoryAccess.RemoteRead));
+        var (server, peer) = (session.Server, session.Peer);
 
         peer.SendFpdu(RawPeer.Write(region!.STag, 0), RdmapHeader.None, new byte[16]);
 
@@ -126,10 +128,8 @@ public class TerminateTests
     public async Task ReadRequest_RegionWithoutRemoteRead_TerminatesRdmapAccessRights()
     {
         MemoryRegion? region = null;
-        var (listener, server, peer) = await RawInitiatorAsync(s => region = s.RegisterMemory(new byte[4096], MemoryAccess.RemoteWrite));
-        using var _ = listener;
-        using var __ = server;
-        using var ___ = peer;
+        using var session = await RawInitiatorAsync(s => region = s.RegisterMemory(new byte[4096], MemoryAccess.RemoteWrite));
+        var (server, peer) = (session.Server, session.Peer);
 
         peer.SendFpdu(peer.NextReadRequest(), new ReadRequestHeader(0x1234, 0, 100, region!.STag, 0), []);
 
@@ -144,14 +144,12 @@ public class TerminateTests
     public async Task Segment_DdpVersion0_TerminatesInvalidDdpVersion(bool tagged)
     {
         MemoryRegion? region = null;
-        var (listener, server, peer) = await RawInitiatorAsync(s =>
+        using var session = await RawInitiatorAsync(s =>
         {
             region = s.RegisterMemory(new byte[4096], MemoryAccess.RemoteWrite);
             s.PostReceive(1, new byte[64]);
         });
-        using var _ = listener;
-        using var __ = server;
-        using var ___ = peer;
+        var (server, peer) = (session.Server, session.Peer);
 
         DdpHeader ddp = tagged
             ? DdpHeader.CreateTagged(RdmapControl.Encode(RdmapOpcode.RdmaWrite), region!.STag, 0, dv: 0)
@@ -169,11 +167,9 @@ public class TerminateTests
     {
         MemoryRegion? region = null;
         const int size = 16 << 20;
-        var (listener, server, peer) = await RawInitiatorAsync(s => region = s.RegisterMemory(new byte[size], MemoryAccess.RemoteRead),
+        using var session = await RawInitiatorAsync(s => region = s.RegisterMemory(new byte[size], MemoryAccess.RemoteRead),
             setup: new IwarpSetupOptions { Ird = 1 });
-        using var _ = listener;
-        using var __ = server;
-        using var ___ = peer;
+        var (server, peer) = (session.Server, session.Peer);
         Assert.Equal(1, server.Parameters!.Ird);
 
         // Both requests in one TCP write, and a first response larger than loopback's socket buffers can
@@ -193,10 +189,8 @@ public class TerminateTests
     [Fact]
     public async Task Fpdu_BadCrc_TerminatesMpaCrcErrorWithoutCopies()
     {
-        var (listener, server, peer) = await RawInitiatorAsync(s => s.PostReceive(1, new byte[64]), RawPeer.SiwRequest(crc: true));
-        using var _ = listener;
-        using var __ = server;
-        using var ___ = peer;
+        using var session = await RawInitiatorAsync(s => s.PostReceive(1, new byte[64]), RawPeer.SiwRequest(crc: true));
+        var (server, peer) = (session.Server, session.Peer);
         Assert.True(server.Parameters!.Crc);
 
         peer.SendFpdu(peer.NextSend(), RdmapHeader.None, new byte[8], corruptCrc: true);
@@ -210,10 +204,8 @@ public class TerminateTests
     public async Task Fpdu_BadCrcWithCrcOff_IsNotChecked()
     {
         byte[] buffer = new byte[64];
-        var (listener, server, peer) = await RawInitiatorAsync(s => s.PostReceive(1, buffer));
-        using var _ = listener;
-        using var __ = server;
-        using var ___ = peer;
+        using var session = await RawInitiatorAsync(s => s.PostReceive(1, buffer));
+        var (server, peer) = (session.Server, session.Peer);
 
         peer.SendFpdu(peer.NextSend(), RdmapHeader.None, [1, 2, 3], corruptCrc: true);
 
@@ -231,10 +223,8 @@ public class TerminateTests
     [MemberData(nameof(BadControl))]
     public async Task Send_BadRdmapControl_TerminatesRemoteOperation(string why, byte control, TerminateError expected)
     {
-        var (listener, server, peer) = await RawInitiatorAsync(s => s.PostReceive(1, new byte[64]));
-        using var _ = listener;
-        using var __ = server;
-        using var ___ = peer;
+        using var session = await RawInitiatorAsync(s => s.PostReceive(1, new byte[64]));
+        var (server, peer) = (session.Server, session.Peer);
 
         peer.SendFpdu(DdpHeader.CreateUntagged(control, 0, 1), RdmapHeader.None, new byte[4]);
 
@@ -254,10 +244,8 @@ public class TerminateTests
     [MemberData(nameof(BadUntagged))]
     public async Task Send_BadUntaggedField_TerminatesDdpUntagged(string field, uint qn, uint msn, uint mo, TerminateError expected)
     {
-        var (listener, server, peer) = await RawInitiatorAsync(s => s.PostReceive(1, new byte[64]));
-        using var _ = listener;
-        using var __ = server;
-        using var ___ = peer;
+        using var session = await RawInitiatorAsync(s => s.PostReceive(1, new byte[64]));
+        var (server, peer) = (session.Server, session.Peer);
 
         peer.SendFpdu(DdpHeader.CreateUntagged(RdmapControl.Encode(RdmapOpcode.Send), qn, msn, mo), RdmapHeader.None, new byte[4]);
 
@@ -269,10 +257,8 @@ public class TerminateTests
     [Fact]
     public async Task Send_LongerThanPostedReceive_TerminatesTooLongAndFailsTheReceive()
     {
-        var (listener, server, peer) = await RawInitiatorAsync(s => s.PostReceive(9, new byte[16]));
-        using var _ = listener;
-        using var __ = server;
-        using var ___ = peer;
+        using var session = await RawInitiatorAsync(s => s.PostReceive(9, new byte[16]));
+        var (server, peer) = (session.Server, session.Peer);
 
         peer.SendFpdu(peer.NextSend(), RdmapHeader.None, new byte[100]);
 
@@ -284,10 +270,8 @@ public class TerminateTests
     [Fact]
     public async Task SendWithInvalidate_UnknownStag_TerminatesCannotInvalidateWithRFlagAsSiw()
     {
-        var (listener, server, peer) = await RawInitiatorAsync(s => s.PostReceive(1, new byte[64]));
-        using var _ = listener;
-        using var __ = server;
-        using var ___ = peer;
+        using var session = await RawInitiatorAsync(s => s.PostReceive(1, new byte[64]));
+        var (server, peer) = (session.Server, session.Peer);
 
         peer.SendFpdu(DdpHeader.CreateUntagged(RdmapControl.Encode(RdmapOpcode.SendWithInvalidate), 0, 1, rsvdUlp: 0xABCD0123), RdmapHeader.None, new byte[4]);
 
@@ -300,14 +284,12 @@ public class TerminateTests
     public async Task SendWithInvalidate_ValidStag_InvalidatesRegionAndReportsIt()
     {
         MemoryRegion? region = null;
-        var (listener, server, peer) = await RawInitiatorAsync(s =>
+        using var session = await RawInitiatorAsync(s =>
         {
             region = s.RegisterMemory(new byte[64], MemoryAccess.RemoteWrite);
             s.PostReceive(1, new byte[64]);
         });
-        using var _ = listener;
-        using var __ = server;
-        using var ___ = peer;
+        var (server, peer) = (session.Server, session.Peer);
 
         peer.SendFpdu(DdpHeader.CreateUntagged(RdmapControl.Encode(RdmapOpcode.SendWithSolicitedEventAndInvalidate), 0, 1, rsvdUlp: region!.STag), RdmapHeader.None, [7]);
 
@@ -326,10 +308,8 @@ public class TerminateTests
     public async Task AtomicRequest_Violation_Terminates(ulong to, MemoryAccess access, string why)
     {
         MemoryRegion? region = null;
-        var (listener, server, peer) = await RawInitiatorAsync(s => region = s.RegisterMemory(new byte[64], access));
-        using var _ = listener;
-        using var __ = server;
-        using var ___ = peer;
+        using var session = await RawInitiatorAsync(s => region = s.RegisterMemory(new byte[64], access));
+        var (server, peer) = (session.Server, session.Peer);
 
         var ddp = DdpHeader.CreateUntagged(RdmapControl.Encode(RdmapOpcode.AtomicRequest), 1, 1);
         peer.SendFpdu(ddp, AtomicRequest.FetchAdd(1, region!.STag, to, 1), []);
@@ -341,10 +321,8 @@ public class TerminateTests
     [Fact]
     public async Task ReadResponse_NothingOutstanding_TerminatesUnexpectedOpcode()
     {
-        var (listener, server, peer) = await RawInitiatorAsync();
-        using var _ = listener;
-        using var __ = server;
-        using var ___ = peer;
+        using var session = await RawInitiatorAsync();
+        var (server, peer) = (session.Server, session.Peer);
 
         peer.SendFpdu(DdpHeader.CreateTagged(RdmapControl.Encode(RdmapOpcode.RdmaReadResponse), 5, 0), RdmapHeader.None, new byte[4]);
 
@@ -355,10 +333,8 @@ public class TerminateTests
     public async Task PeerToPeer_FirstFpduNotAnRtr_TerminatesNoMatchingRtr()
     {
         var request = RawPeer.SiwRequest(block: new MpaV2Block(16, 16, peerToPeer: true, writeRtr: true));
-        var (listener, server, peer) = await RawInitiatorAsync(s => s.PostReceive(1, new byte[64]), request);
-        using var _ = listener;
-        using var __ = server;
-        using var ___ = peer;
+        using var session = await RawInitiatorAsync(s => s.PostReceive(1, new byte[64]), request);
+        var (server, peer) = (session.Server, session.Peer);
 
         peer.SendFpdu(peer.NextSend(), RdmapHeader.None, new byte[10]);
 
@@ -370,10 +346,8 @@ public class TerminateTests
     [Fact]
     public async Task TerminateFromPeer_SurfacesDecodedWithCopiedHeader()
     {
-        var (listener, server, peer) = await RawInitiatorAsync();
-        using var _ = listener;
-        using var __ = server;
-        using var ___ = peer;
+        using var session = await RawInitiatorAsync();
+        var (server, peer) = (session.Server, session.Peer);
         DdpHeader blamed = DdpHeader.CreateTagged(RdmapControl.Encode(RdmapOpcode.RdmaWrite), 0x42, 0x1000);
         var terminate = new TerminateHeader(TerminateErrors.DdpTaggedBaseOrBounds, 64, blamed);
 
@@ -391,10 +365,8 @@ public class TerminateTests
     [Fact]
     public async Task Responder_SendsNothingBeforeTheInitiatorsFirstFpdu()
     {
-        var (listener, server, peer) = await RawInitiatorAsync();
-        using var _ = listener;
-        using var __ = server;
-        using var ___ = peer;
+        using var session = await RawInitiatorAsync();
+        var (server, peer) = (session.Server, session.Peer);
 
         Task send = Task.Run(() => server.PostSend(1, [1, 2, 3]));
         await Task.Delay(200);

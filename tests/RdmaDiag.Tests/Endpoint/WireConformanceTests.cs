@@ -48,10 +48,8 @@ public class WireConformanceTests
     [Fact]
     public async Task Reply_ToSiwsDefaultRequest_EchoesItsHeaderWithTheReplyKey()
     {
-        var (listener, server, peer) = await TerminateTests.RawInitiatorAsync();
-        using var _ = listener;
-        using var __ = server;
-        using var ___ = peer;
+        using var session = await TerminateTests.RawInitiatorAsync();
+        var (server, peer) = (session.Server, session.Peer);
 
         MpaStartFrame reply = server.Parameters!.Reply;
         byte[] bytes = new byte[reply.EncodedLength];
@@ -97,10 +95,8 @@ public class WireConformanceTests
     [Fact]
     public async Task Terminate_ForCrcError_IsTheDigestsVector()
     {
-        var (listener, server, peer) = await TerminateTests.RawInitiatorAsync(request: RawPeer.SiwRequest(crc: true));
-        using var _ = listener;
-        using var __ = server;
-        using var ___ = peer;
+        using var session = await TerminateTests.RawInitiatorAsync(request: RawPeer.SiwRequest(crc: true));
+        var (server, peer) = (session.Server, session.Peer);
 
         peer.SendFpdu(peer.NextSend(), RdmapHeader.None, new byte[8], corruptCrc: true);
 
