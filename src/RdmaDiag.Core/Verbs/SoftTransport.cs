@@ -35,13 +35,14 @@ public sealed class SoftTransport(IwarpConnection connection) : IRdmaTransport
     public void PostSend(ulong workRequestId, TransportRegion region, int offset, int length, PostFlags flags = PostFlags.Signaled)
     {
         region.CheckSlice(offset, length);
-        Connection.PostSend(workRequestId, Soft(region).Memory.Span.Slice(offset, length), flags);
+        // Array-backed memory: the endpoint frames large Sends around it without a copy.
+        Connection.PostSend(workRequestId, (ReadOnlyMemory<byte>)Soft(region).Memory.Slice(offset, length), flags);
     }
 
     public void PostWrite(ulong workRequestId, TransportRegion region, int offset, int length, uint remoteKey, ulong remoteAddress, PostFlags flags = PostFlags.Signaled)
     {
         region.CheckSlice(offset, length);
-        Connection.PostWrite(workRequestId, Soft(region).Memory.Span.Slice(offset, length), remoteKey, remoteAddress, flags);
+        Connection.PostWrite(workRequestId, (ReadOnlyMemory<byte>)Soft(region).Memory.Slice(offset, length), remoteKey, remoteAddress, flags);
     }
 
     public void PostRead(ulong workRequestId, TransportRegion sink, int offset, int length, uint remoteKey, ulong remoteAddress, PostFlags flags = PostFlags.Signaled)
