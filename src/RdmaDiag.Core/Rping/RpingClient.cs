@@ -12,34 +12,23 @@ namespace RdmaDiag.Rping;
 /// </summary>
 public sealed class RpingClient : IDisposable
 {
-    private const int ReceiveBuffers = 2;
-
-    private readonly IRdmaTransport _transport;
     private readonly TimeSpan _timeout;
-    private readonly TransportRegion _receives;
-    private readonly TransportRegion _send;
+    private readonly RpingMessages _messages;
     private readonly TransportRegion _start;
     private readonly TransportRegion _sink;
-    private ulong _workRequest = 100;
 
     /// <param name="size">The ping size (rping -S), <see cref="RpingProtocol.MinSize"/> to <see cref="RpingProtocol.MaxSize"/>.</param>
     /// <param name="timeout">How long each step may wait for the server.</param>
     public RpingClient(IRdmaTransport transport, int size = RpingProtocol.DefaultSize, TimeSpan? timeout = null)
     {
         RpingProtocol.CheckSize(size, nameof(size));
-        _transport = transport;
         _timeout = timeout ?? TimeSpan.FromSeconds(10);
         Size = size;
         // rping registers its start and sink buffers for local write and remote read and write alike.
         const MemoryAccess Remote = MemoryAccess.LocalWrite | MemoryAccess.RemoteRead | MemoryAccess.RemoteWrite;
-        _receives = transport.Register(ReceiveBuffers * RpingBufferInfo.Length, MemoryAccess.LocalWrite);
-        _send = transport.Register(RpingBufferInfo.Length, MemoryAccess.None);
+        _messages = new RpingMessages(transport);
         _start = transport.Register(size, Remote);
         _sink = transport.Register(size, Remote);
-        for (int i = 0; i < ReceiveBuffers; i++)
-        {
-            transport.PostReceive((ulong)i, _receives, i * RpingBufferInfo.Length, RpingBufferInfo.Length);
-        }
     }
 
     public int Size { get; }
@@ -88,56 +77,32 @@ public sealed class RpingClient : IDisposable
         return results;
     }
 
-    private void Advertise(TransportRegion buffer)
-    {
-        new RpingBufferInfo(buffer.RemoteAddress, buffer.RemoteKey, (uint)Size).Write(_send.Span);
-        _transport.PostSend(_workRequest++, _send, 0, RpingBufferInfo.Length, PostFlags.None);
-    }
+    private void Advertise(TransportRegion buffer) =>
+        _messages.Send(new RpingBufferInfo(buffer.RemoteAddress, buffer.RemoteKey, (uint)Size));
 
     private void AwaitGoAhead(string what)
     {
-        while (true)
+        try
         {
-            Completion completion;
-            try
+            _messages.Receive(_timeout, CancellationToken.None);
+        }
+        catch (IwarpException e) when (e.Kind == IwarpErrorKind.Stall)
+        {
+            throw new IwarpException(IwarpErrorKind.Stall, e.Phase, $"the rping server did not signal {what}: {e.Message}", e)
             {
-                completion = _transport.WaitForCompletion(_timeout);
-            }
-            catch (IwarpException e) when (e.Kind == IwarpErrorKind.Stall)
-            {
-                throw new IwarpException(IwarpErrorKind.Stall, e.Phase, $"the rping server did not signal {what}: {e.Message}", e)
-                {
-                    RemoteEndPoint = e.RemoteEndPoint,
-                    Waited = e.Waited,
-                };
-            }
-            if (completion.Opcode != CompletionOpcode.Receive)
-            {
-                if (!completion.IsSuccess)
-                {
-                    throw (Exception?)_transport.Error ?? new InvalidDataException($"a work request failed while waiting for the server to signal {what}: {completion}");
-                }
-                continue;
-            }
-            if (!completion.IsSuccess)
-            {
-                throw (Exception?)_transport.Error ?? new InvalidDataException($"the receive for the server's go-ahead completed with {completion.Status}");
-            }
-            int index = (int)completion.WorkRequestId;
-            int length = completion.ByteLength;
-            _transport.PostReceive((ulong)index, _receives, index * RpingBufferInfo.Length, RpingBufferInfo.Length);
-            if (length != RpingBufferInfo.Length)
-            {
-                throw new InvalidDataException($"the server signalled {what} with {length} octets; rping's messages are {RpingBufferInfo.Length} (struct rping_rdma_info)");
-            }
-            return;
+                RemoteEndPoint = e.RemoteEndPoint,
+                Waited = e.Waited,
+            };
+        }
+        catch (InvalidDataException e)
+        {
+            throw new InvalidDataException($"the server's signal after {what} is not rping's: {e.Message}", e);
         }
     }
 
     public void Dispose()
     {
-        _receives.Dispose();
-        _send.Dispose();
+        _messages.Dispose();
         _start.Dispose();
         _sink.Dispose();
     }

@@ -13,15 +13,12 @@ namespace RdmaDiag.Rping;
 /// </summary>
 public sealed class RpingServer : ITransportSession, IDisposable
 {
-    private const int ReceiveBuffers = 2;
     private static readonly TimeSpan Idle = TimeSpan.FromMilliseconds(500);
 
     private readonly IRdmaTransport _transport;
     private readonly TimeSpan _stepTimeout;
-    private readonly TransportRegion _receives;
-    private readonly TransportRegion _send;
+    private readonly RpingMessages _messages;
     private readonly TransportRegion _buffer;
-    private ulong _workRequest = 100;
 
     /// <param name="maxSize">The largest ping accepted; rping's largest by default, so any `rping -c -S` fits.</param>
     /// <param name="stepTimeout">How long the RDMA Read, the Write and the client's next advertisement may take once a ping started.</param>
@@ -30,13 +27,8 @@ public sealed class RpingServer : ITransportSession, IDisposable
         ArgumentOutOfRangeException.ThrowIfLessThan(maxSize, 1);
         _transport = transport;
         _stepTimeout = stepTimeout ?? TimeSpan.FromSeconds(10);
-        _receives = transport.Register(ReceiveBuffers * RpingBufferInfo.Length, MemoryAccess.LocalWrite);
-        _send = transport.Register(RpingBufferInfo.Length, MemoryAccess.None);
+        _messages = new RpingMessages(transport);
         _buffer = transport.Register(maxSize, MemoryAccess.LocalWrite | MemoryAccess.RemoteRead | MemoryAccess.RemoteWrite);
-        for (int i = 0; i < ReceiveBuffers; i++)
-        {
-            transport.PostReceive((ulong)i, _receives, i * RpingBufferInfo.Length, RpingBufferInfo.Length);
-        }
     }
 
     /// <summary>Pings served completely (read, written back, signalled).</summary>
@@ -84,7 +76,7 @@ public sealed class RpingServer : ITransportSession, IDisposable
             throw new InvalidDataException($"the client's start buffer is {start.Size} octets; this server takes at most {_buffer.Length}");
         }
         int length = (int)start.Size;
-        _transport.PostRead(_workRequest++, _buffer, 0, length, start.RemoteKey, start.Address);
+        _transport.PostRead(_messages.NextWorkRequest(), _buffer, 0, length, start.RemoteKey, start.Address);
         AwaitCompletion(CompletionOpcode.RdmaRead, "the RDMA Read of the client's start buffer", cancellationToken);
         ReadOnlySpan<byte> data = _buffer.Span[..length];
         LastData = RpingPattern.Text(data);
@@ -104,38 +96,33 @@ public sealed class RpingServer : ITransportSession, IDisposable
         // rping writes strlen(data) + 1; it never checks the sink's size, this server does.
         int nul = data.IndexOf((byte)0);
         int echo = Math.Min(Math.Min(nul < 0 ? length : nul + 1, length), (int)Math.Min(sink.Size, int.MaxValue));
-        _transport.PostWrite(_workRequest++, _buffer, 0, echo, sink.RemoteKey, sink.Address);
+        _transport.PostWrite(_messages.NextWorkRequest(), _buffer, 0, echo, sink.RemoteKey, sink.Address);
         AwaitCompletion(CompletionOpcode.RdmaWrite, "the RDMA Write into the client's sink buffer", cancellationToken);
         GoAhead();
         Iterations++;
     }
 
     /// <summary>The "go ahead": 16 zero octets, as rping's server sends its never-filled send buffer.</summary>
-    private void GoAhead() => _transport.PostSend(_workRequest++, _send, 0, RpingBufferInfo.Length, PostFlags.None);
+    private void GoAhead() => _messages.Send(default);
 
     /// <summary>The client's next buffer advertisement, or null when none came within <paramref name="timeout"/>.</summary>
     private RpingBufferInfo? AwaitAdvert(TimeSpan timeout, CancellationToken cancellationToken)
     {
-        Completion completion;
         try
         {
-            completion = Next(CompletionOpcode.Receive, timeout, cancellationToken);
+            return _messages.Receive(timeout, cancellationToken);
         }
         catch (IwarpException e) when (e.Kind == IwarpErrorKind.Stall)
         {
             return null;
         }
-        int index = (int)completion.WorkRequestId;
-        bool parsed = RpingBufferInfo.TryRead(_receives.Span.Slice(index * RpingBufferInfo.Length, completion.ByteLength), out RpingBufferInfo info, out string error);
-        _transport.PostReceive((ulong)index, _receives, index * RpingBufferInfo.Length, RpingBufferInfo.Length);
-        return parsed ? info : throw new InvalidDataException(error);
     }
 
     private void AwaitCompletion(CompletionOpcode opcode, string what, CancellationToken cancellationToken)
     {
         try
         {
-            Next(opcode, _stepTimeout, cancellationToken);
+            _messages.WaitFor(opcode, _stepTimeout, cancellationToken);
         }
         catch (IwarpException e) when (e.Kind == IwarpErrorKind.Stall)
         {
@@ -143,31 +130,9 @@ public sealed class RpingServer : ITransportSession, IDisposable
         }
     }
 
-    /// <summary>The next successful completion of <paramref name="opcode"/>; a failed one ends the session with the connection's error.</summary>
-    private Completion Next(CompletionOpcode opcode, TimeSpan timeout, CancellationToken cancellationToken)
-    {
-        while (true)
-        {
-            Completion completion = _transport.WaitForCompletion(timeout, cancellationToken);
-            if (!completion.IsSuccess)
-            {
-                if (completion.Status == CompletionStatus.Flushed)
-                {
-                    continue;
-                }
-                throw (Exception?)_transport.Error ?? new InvalidDataException($"{completion.Opcode} failed: {completion}");
-            }
-            if (completion.Opcode == opcode)
-            {
-                return completion;
-            }
-        }
-    }
-
     public void Dispose()
     {
-        _receives.Dispose();
-        _send.Dispose();
+        _messages.Dispose();
         _buffer.Dispose();
     }
 }

@@ -2,6 +2,7 @@ using System.Net;
 using RdmaDiag.Endpoint;
 using RdmaDiag.Rping;
 using RdmaDiag.Tests.Endpoint;
+using RdmaDiag.Tests.Verbs;
 using RdmaDiag.Verbs;
 
 namespace RdmaDiag.Tests.Rping;
@@ -11,25 +12,20 @@ public class RpingLoopbackTests
 {
     private static readonly TimeSpan Wait = EndpointPair.Wait;
 
-    private static readonly IwarpSetupOptions Setup = RpingProtocol.SoftSetup(IwarpSetupOptions.Default);
-
     [Theory]
     [InlineData(RpingProtocol.DefaultSize, 10)]
     [InlineData(RpingProtocol.MinSize, 3)]
     [InlineData(RpingProtocol.MaxSize, 3)]
     public async Task Client_AgainstServer_VerifiesEveryPing(int size, int count)
     {
-        var log = new StringWriter();
-        using var stop = new CancellationTokenSource();
-        using var server = TransportServer.Start(SoftListener.Start(new IPEndPoint(IPAddress.Loopback, 0), Setup), t => new RpingServer(t), log);
-        Task serving = server.RunAsync(stop.Token);
+        await using var server = RunningServer.SoftRping();
 
         IReadOnlyList<ProbeResult> results;
         string lastData;
         using (var transport = new SoftTransport(new IwarpConnection()))
         {
             using var client = new RpingClient(transport, size, Wait);
-            NegotiatedParameters parameters = await transport.Connection.ConnectAsync(server.LocalEndPoint, Setup);
+            NegotiatedParameters parameters = await transport.Connection.ConnectAsync(server.EndPoint, RunningServer.RpingSetup);
             Assert.Equal((1, 1), (parameters.Ird, parameters.Ord));
             results = client.Run(count);
             lastData = client.LastData;
@@ -41,61 +37,49 @@ public class RpingLoopbackTests
         Assert.All(results, r => Assert.Equal(("rping", size), (r.Operation, r.Size)));
         string prefix = RpingPattern.Prefix(count - 1);
         Assert.StartsWith(prefix[..Math.Min(prefix.Length, size - 1)], lastData);
-        await ProbeProtocolTests.WaitForLog(log, $"closed by the peer after {count} rping iteration(s), {count} verified");
-        stop.Cancel();
-        await serving.WaitAsync(Wait);
+        await server.WaitForLog($"closed by the peer after {count} rping iteration(s), {count} verified");
     }
 
     [Fact]
     public async Task Server_ClientSkipsPingNumbers_EchoesAnywayAndReportsTheMismatch()
     {
-        var log = new StringWriter();
-        using var stop = new CancellationTokenSource();
-        using var server = TransportServer.Start(SoftListener.Start(new IPEndPoint(IPAddress.Loopback, 0), Setup), t => new RpingServer(t), log);
-        Task serving = server.RunAsync(stop.Token);
+        await using var server = RunningServer.SoftRping();
 
         using (var transport = new SoftTransport(new IwarpConnection()))
         {
             using var client = new RpingClient(transport, 64, Wait);
-            await transport.Connection.ConnectAsync(server.LocalEndPoint, Setup);
+            await transport.Connection.ConnectAsync(server.EndPoint, RunningServer.RpingSetup);
             Assert.True(client.Ping(0).Verified);
             ProbeResult skipped = client.Ping(5);
             Assert.True(skipped.Verified, skipped.Detail);
             transport.Close();
         }
 
-        await ProbeProtocolTests.WaitForLog(log, "closed by the peer after 2 rping iteration(s), 1 verified (first mismatch: octet 10 of ping 1 is 0x35 '5'");
-        stop.Cancel();
-        await serving.WaitAsync(Wait);
+        await server.WaitForLog("closed by the peer after 2 rping iteration(s), 1 verified (first mismatch: octet 10 of ping 1 is 0x35 '5'");
     }
 
     [Fact]
     public async Task Server_StartBufferLargerThanItTakes_LogsProtocolErrorAndClientSeesTheConnectionEnd()
     {
-        var log = new StringWriter();
-        using var stop = new CancellationTokenSource();
-        using var server = TransportServer.Start(SoftListener.Start(new IPEndPoint(IPAddress.Loopback, 0), Setup), t => new RpingServer(t, maxSize: 64), log);
-        Task serving = server.RunAsync(stop.Token);
+        await using var server = RunningServer.SoftRping(maxSize: 64);
 
         using (var transport = new SoftTransport(new IwarpConnection()))
         {
             using var client = new RpingClient(transport, 128, Wait);
-            await transport.Connection.ConnectAsync(server.LocalEndPoint, Setup);
+            await transport.Connection.ConnectAsync(server.EndPoint, RunningServer.RpingSetup);
 
             var e = Assert.Throws<IwarpException>(() => client.Ping(0));
 
             Assert.Contains(e.Kind, new[] { IwarpErrorKind.ConnectionClosed, IwarpErrorKind.ConnectionReset });
         }
 
-        await ProbeProtocolTests.WaitForLog(log, "failed after 0 rping iteration(s), 0 verified: the peer broke the protocol: the client's start buffer is 128 octets; this server takes at most 64");
-        stop.Cancel();
-        await serving.WaitAsync(Wait);
+        await server.WaitForLog("failed after 0 rping iteration(s), 0 verified: the peer broke the protocol: the client's start buffer is 128 octets; this server takes at most 64");
     }
 
     [Fact]
     public async Task Client_ServerSignalsWithEightOctets_ThrowsNamingRpingsMessageSize()
     {
-        using var listener = IwarpListener.Start(new IPEndPoint(IPAddress.Loopback, 0), Setup);
+        using var listener = IwarpListener.Start(new IPEndPoint(IPAddress.Loopback, 0), RunningServer.RpingSetup);
         using var serverTransport = new SoftTransport(new IwarpConnection());
         TransportRegion receive = serverTransport.Register(RpingBufferInfo.Length, MemoryAccess.LocalWrite);
         TransportRegion reply = serverTransport.Register(8, MemoryAccess.None);
@@ -103,7 +87,7 @@ public class RpingLoopbackTests
 
         using var transport = new SoftTransport(new IwarpConnection());
         using var client = new RpingClient(transport, 64, Wait);
-        Task<NegotiatedParameters> connect = transport.Connection.ConnectAsync(listener.LocalEndPoint, Setup);
+        Task<NegotiatedParameters> connect = transport.Connection.ConnectAsync(listener.LocalEndPoint, RunningServer.RpingSetup);
         using (var timeout = new CancellationTokenSource(Wait))
         {
             (await listener.AcceptAsync(timeout.Token)).Accept(serverTransport.Connection);
@@ -116,6 +100,6 @@ public class RpingLoopbackTests
 
         var e = await Assert.ThrowsAsync<InvalidDataException>(() => ping.WaitAsync(Wait));
 
-        Assert.Contains("with 8 octets; rping's messages are 16", e.Message);
+        Assert.Equal("the server's signal after its RDMA Read of the start buffer is not rping's: received bogus data, size 8: an rping message is exactly 16 octets (struct rping_rdma_info)", e.Message);
     }
 }

@@ -14,14 +14,10 @@ public class ClientConnectorTests
     [Fact]
     public async Task Soft_PrepareThenConnect_RunsRpingAndDescribesTheMpaParameters()
     {
-        IwarpSetupOptions setup = RpingProtocol.SoftSetup(IwarpSetupOptions.Default);
-        var log = new StringWriter();
-        using var stop = new CancellationTokenSource();
-        using var server = TransportServer.Start(SoftListener.Start(new IPEndPoint(IPAddress.Loopback, 0), setup), t => new RpingServer(t), log);
-        Task serving = server.RunAsync(stop.Token);
-        ClientConnector connector = ClientConnector.Soft(setup);
+        await using var server = RunningServer.SoftRping();
+        ClientConnector connector = ClientConnector.Soft(RunningServer.RpingSetup);
 
-        using (IRdmaTransport transport = connector.Prepare((IPEndPoint)server.LocalEndPoint))
+        using (IRdmaTransport transport = connector.Prepare(server.EndPoint))
         {
             using var client = new RpingClient(transport, RpingProtocol.DefaultSize, Wait);
             string inForce = connector.Connect(transport);
@@ -30,9 +26,7 @@ public class ClientConnectorTests
             transport.Close();
         }
 
-        await ProbeProtocolTests.WaitForLog(log, "closed by the peer after 1 rping iteration(s), 1 verified");
-        stop.Cancel();
-        await serving.WaitAsync(Wait);
+        await server.WaitForLog("closed by the peer after 1 rping iteration(s), 1 verified");
     }
 
     [Fact]

@@ -9,47 +9,34 @@ namespace RdmaDiag.Tests.Verbs;
 public class TransportServerTests
 {
     private static readonly TimeSpan Wait = EndpointPair.Wait;
-    private static readonly IwarpSetupOptions Setup = RpingProtocol.SoftSetup(IwarpSetupOptions.Default);
 
     [Fact]
     public async Task Serve_MoreConnectionsThanAllowed_RejectsTheExtraOneAndLogsIt()
     {
-        var log = new StringWriter();
-        using var stop = new CancellationTokenSource();
-        using var server = TransportServer.Start(SoftListener.Start(new IPEndPoint(IPAddress.Loopback, 0), Setup), t => new RpingServer(t), log, maxConnections: 1);
-        Task serving = server.RunAsync(stop.Token);
+        await using var server = RunningServer.SoftRping(maxConnections: 1);
         using var first = new SoftTransport(new IwarpConnection());
         using var firstClient = new RpingClient(first, 64, Wait);
-        await first.Connection.ConnectAsync(server.LocalEndPoint, Setup);
+        await first.Connection.ConnectAsync(server.EndPoint, RunningServer.RpingSetup);
         Assert.True(firstClient.Ping(0).Verified);
 
         using var second = new SoftTransport(new IwarpConnection());
-        var e = await Assert.ThrowsAsync<IwarpException>(() => second.Connection.ConnectAsync(server.LocalEndPoint, Setup));
+        var e = await Assert.ThrowsAsync<IwarpException>(() => second.Connection.ConnectAsync(server.EndPoint, RunningServer.RpingSetup));
 
         Assert.Equal(IwarpErrorKind.MpaRejected, e.Kind);
-        await ProbeProtocolTests.WaitForLog(log, "rejected: 1 connections already served");
+        await server.WaitForLog("rejected: 1 connections already served");
         Assert.True(firstClient.Ping(1).Verified);
-        stop.Cancel();
-        await serving.WaitAsync(Wait);
     }
 
     [Fact]
     public async Task Serve_ClientSendsGarbageFirst_SetupFailureIsLogged()
     {
-        var log = new StringWriter();
-        using var stop = new CancellationTokenSource();
-        using var server = TransportServer.Start(SoftListener.Start(new IPEndPoint(IPAddress.Loopback, 0), Setup), t => new RpingServer(t), log);
-        Task serving = server.RunAsync(stop.Token);
+        await using var server = RunningServer.SoftRping();
 
-        using (var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp))
-        {
-            await socket.ConnectAsync(server.LocalEndPoint);
-            await socket.SendAsync("GET / HTTP/1.1\r\nHost: x\r\n\r\n"u8.ToArray());
-            await ProbeProtocolTests.WaitForLog(log, "setup failed: NotMpa");
-        }
+        using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+        await socket.ConnectAsync(server.EndPoint);
+        await socket.SendAsync("GET / HTTP/1.1\r\nHost: x\r\n\r\n"u8.ToArray());
 
-        stop.Cancel();
-        await serving.WaitAsync(Wait);
+        await server.WaitForLog("setup failed: NotMpa");
     }
 
     [Theory]

@@ -14,59 +14,29 @@ namespace RdmaDiag.Tests.Verbs;
 public class VerbsLoopbackTests
 {
     private static readonly TimeSpan Wait = EndpointPair.Wait;
-    private static readonly IwarpSetupOptions SoftSetup = RpingProtocol.SoftSetup(IwarpSetupOptions.Default);
 
     [VerbsLoopbackFact]
-    public async Task Rping_VerbsClientAgainstVerbsServer_VerifiesEveryPing()
-    {
-        var log = new StringWriter();
-        using var stop = new CancellationTokenSource();
-        using var server = TransportServer.Start(VerbsListener.Start(new IPEndPoint(IPAddress.Loopback, 0), VerbsOptions.Rping), t => new RpingServer(t), log);
-        Task serving = server.RunAsync(stop.Token);
-
-        IReadOnlyList<ProbeResult> results = RunVerbsClient((IPEndPoint)server.LocalEndPoint, count: 5);
-
-        Assert.All(results, r => Assert.True(r.Verified, r.Detail));
-        await ProbeProtocolTests.WaitForLog(log, "closed by the peer after 5 rping iteration(s), 5 verified");
-        stop.Cancel();
-        await serving.WaitAsync(Wait);
-    }
+    public async Task Rping_VerbsClientAgainstVerbsServer_VerifiesEveryPing() =>
+        await VerbsClientAgainst(RunningServer.Start(VerbsListener.Start(new IPEndPoint(IPAddress.Loopback, 0), VerbsOptions.Rping), t => new RpingServer(t)));
 
     [VerbsLoopbackFact]
-    public async Task Rping_KernelClientAgainstSoftServer_VerifiesEveryPing()
-    {
-        var log = new StringWriter();
-        using var stop = new CancellationTokenSource();
-        using var server = TransportServer.Start(SoftListener.Start(new IPEndPoint(IPAddress.Loopback, 0), SoftSetup), t => new RpingServer(t), log);
-        Task serving = server.RunAsync(stop.Token);
-
-        IReadOnlyList<ProbeResult> results = RunVerbsClient((IPEndPoint)server.LocalEndPoint, count: 5);
-
-        Assert.All(results, r => Assert.True(r.Verified, r.Detail));
-        await ProbeProtocolTests.WaitForLog(log, "closed by the peer after 5 rping iteration(s), 5 verified");
-        stop.Cancel();
-        await serving.WaitAsync(Wait);
-    }
+    public async Task Rping_KernelClientAgainstSoftServer_VerifiesEveryPing() =>
+        await VerbsClientAgainst(RunningServer.SoftRping());
 
     [VerbsLoopbackFact]
     public async Task Rping_SoftClientAgainstKernelServer_VerifiesEveryPing()
     {
-        var log = new StringWriter();
-        using var stop = new CancellationTokenSource();
-        using var server = TransportServer.Start(VerbsListener.Start(new IPEndPoint(IPAddress.Loopback, 0), VerbsOptions.Rping), t => new RpingServer(t), log);
-        Task serving = server.RunAsync(stop.Token);
+        await using var server = RunningServer.Start(VerbsListener.Start(new IPEndPoint(IPAddress.Loopback, 0), VerbsOptions.Rping), t => new RpingServer(t));
 
         using (var transport = new SoftTransport(new IwarpConnection()))
         {
             using var client = new RpingClient(transport, RpingProtocol.DefaultSize, Wait);
-            await transport.Connection.ConnectAsync(server.LocalEndPoint, SoftSetup);
+            await transport.Connection.ConnectAsync(server.EndPoint, RunningServer.RpingSetup);
             Assert.All(client.Run(5), r => Assert.True(r.Verified, r.Detail));
             transport.Close();
         }
 
-        await ProbeProtocolTests.WaitForLog(log, "closed by the peer after 5 rping iteration(s), 5 verified");
-        stop.Cancel();
-        await serving.WaitAsync(Wait);
+        await server.WaitForLog("closed by the peer after 5 rping iteration(s), 5 verified");
     }
 
     [VerbsLoopbackFact]
@@ -102,14 +72,18 @@ public class VerbsLoopbackTests
         Assert.Equal("go away"u8.ToArray(), e.PeerPrivateData.ToArray());
     }
 
-    private static IReadOnlyList<ProbeResult> RunVerbsClient(IPEndPoint server, int count)
+    /// <summary>Five pings from a verbs client; the server (owned here) must log them all verified.</summary>
+    private static async Task VerbsClientAgainst(RunningServer running)
     {
-        using VerbsConnection connection = VerbsConnection.Create(server, VerbsOptions.Rping);
-        using var client = new RpingClient(connection, RpingProtocol.DefaultSize, Wait);
-        VerbsConnectionInfo info = connection.Connect();
-        Assert.Equal(RdmaDiag.Native.TransportType.Iwarp, info.Transport);
-        IReadOnlyList<ProbeResult> results = client.Run(count);
-        connection.Close();
-        return results;
+        await using RunningServer server = running;
+        using (VerbsConnection connection = VerbsConnection.Create(server.EndPoint, VerbsOptions.Rping))
+        {
+            using var client = new RpingClient(connection, RpingProtocol.DefaultSize, Wait);
+            VerbsConnectionInfo info = connection.Connect();
+            Assert.Equal(RdmaDiag.Native.TransportType.Iwarp, info.Transport);
+            Assert.All(client.Run(5), r => Assert.True(r.Verified, r.Detail));
+            connection.Close();
+        }
+        await server.WaitForLog("closed by the peer after 5 rping iteration(s), 5 verified");
     }
 }
