@@ -530,8 +530,8 @@ internal sealed class IwarpFlowDecoder : IStreamConsumer
         if ((ulpdu[0] & Wire.Ddp.DdpHeader.TaggedFlag) == 0)
         {
             // Untagged: RsvdULP(4) QN(4) MSN(4) MO(4) after the two control octets.
-            var qn = RdmapOpcodes.QueueNumber(opcode);
-            if (qn < 0 || BinaryPrimitives.ReadUInt32BigEndian(ulpdu[6..]) != (uint)qn)
+            int qn = QueueByOpcode[(int)opcode];
+            if (qn > 3 || BinaryPrimitives.ReadUInt32BigEndian(ulpdu[6..]) != (uint)qn)
             {
                 return false;
             }
@@ -562,6 +562,9 @@ internal sealed class IwarpFlowDecoder : IStreamConsumer
         stats.Opcodes[(int)opcode]++;
         return true;
     }
+
+    /// <summary><see cref="RdmapOpcodes.QueueNumber"/> for the 16 opcodes, 0xFF where it is -1.</summary>
+    private static readonly byte[] QueueByOpcode = Enumerable.Range(0, 16).Select(o => (byte)RdmapOpcodes.QueueNumber((RdmapOpcode)o)).ToArray();
 
     private static uint ReverseBytes(uint v) => BinaryPrimitives.ReverseEndianness(v);
 
