@@ -92,6 +92,8 @@ public sealed class IwarpCaptureDecoder : IStreamConsumerFactory
     /// <summary>Timestamp of the last packet read so far.</summary>
     internal long LastTimestampNanos => _tracker?.Counters.LastTimestampNanos ?? 0;
 
+    internal bool HasFrameSink => _frames is not null;
+
     internal void Emit(in IwarpFpdu fpdu) => _frames?.OnFpdu(in fpdu);
 
     /// <summary>Counts a finding of <paramref name="rule"/> in <paramref name="flow"/>; true while the flow has not had its share (the rest are counted for a closing note).</summary>

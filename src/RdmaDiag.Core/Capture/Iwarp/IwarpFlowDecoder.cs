@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using System.Text;
 using RdmaDiag.Diagnostics.Findings;
@@ -513,7 +514,59 @@ internal sealed class IwarpFlowDecoder : IStreamConsumer
         _context.Emit(in f);
     }
 
-    private static uint ReverseBytes(uint v) => System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(v);
+    /// <summary>
+    /// Counts a valid header-less message (see <see cref="MpaDirectionDecoder"/>) straight from its octets when
+    /// nothing about it needs a record: no FPDU sink, CRC not bad, within the MSS, not a Read Response, and for
+    /// untagged messages the right queue and the expected MSN. Exactly what <see cref="OnFpdu"/> would do for
+    /// it; false, with nothing changed, when <see cref="OnFpdu"/> has to look.
+    /// </summary>
+    internal bool TryCountPlain(FlowDirection dir, ReadOnlySpan<byte> ulpdu, int wireLength, CrcStatus crc)
+    {
+        if (crc == CrcStatus.Bad || _context.HasFrameSink || wireLength > _payloadPerSegment[(int)dir])
+        {
+            return false;
+        }
+        var opcode = (RdmapOpcode)(ulpdu[1] & RdmapControl.OpcodeMask);
+        if ((ulpdu[0] & Wire.Ddp.DdpHeader.TaggedFlag) == 0)
+        {
+            // Untagged: RsvdULP(4) QN(4) MSN(4) MO(4) after the two control octets.
+            int qn = QueueByOpcode[(int)opcode];
+            if (qn > 3 || BinaryPrimitives.ReadUInt32BigEndian(ulpdu[6..]) != (uint)qn)
+            {
+                return false;
+            }
+            ref var s = ref _msn[(int)dir * 4 + qn];
+            var msn = BinaryPrimitives.ReadUInt32BigEndian(ulpdu[10..]);
+            if (!s.Known || msn != (s.Open ? s.Last : unchecked(s.Last + 1)))
+            {
+                return false;
+            }
+            s.Last = msn;
+            s.Open = (ulpdu[0] & Wire.Ddp.DdpHeader.LastFlag) == 0;
+        }
+        else if (opcode == RdmapOpcode.RdmaReadResponse)
+        {
+            return false;
+        }
+        var stats = Info.Stats(dir);
+        stats.Fpdus++;
+        stats.WireOctets += wireLength;
+        if (wireLength > stats.LargestFpdu)
+        {
+            stats.LargestFpdu = wireLength;
+        }
+        if (crc == CrcStatus.Good)
+        {
+            stats.CrcGood++;
+        }
+        stats.Opcodes[(int)opcode]++;
+        return true;
+    }
+
+    /// <summary><see cref="RdmapOpcodes.QueueNumber"/> for the 16 opcodes, 0xFF where it is -1.</summary>
+    private static readonly byte[] QueueByOpcode = Enumerable.Range(0, 16).Select(o => (byte)RdmapOpcodes.QueueNumber((RdmapOpcode)o)).ToArray();
+
+    private static uint ReverseBytes(uint v) => BinaryPrimitives.ReverseEndianness(v);
 
     private void CheckMss(in IwarpFpdu f, IwarpDirectionStats stats)
     {

@@ -401,15 +401,27 @@ internal sealed class MpaDirectionDecoder
     private bool Decoded(ReadOnlySpan<byte> fpdu, int wireLength, long offset, long frame, long lastFrame, long ts, CrcStatus crc, uint computed)
     {
         var ulpdu = fpdu.Slice(Fpdu.LengthFieldSize, BinaryPrimitives.ReadUInt16BigEndian(fpdu));
-        if (IsPlainMessage(ulpdu, out var ddp))
+        if (IsPlainMessage(ulpdu))
         {
             _unverifiedMalformed = 0;
-            var plain = new IwarpFpdu(_flow.Tcp, Direction, frame, lastFrame, ts, offset, wireLength, ulpdu, CrcField(fpdu), crc, computed,
-                true, ddp, new RdmapControl(ddp.RdmapControl), RdmapHeader.None, ulpdu.Length - ddp.Length, default);
-            _flow.OnFpdu(in plain);
+            if (!_flow.TryCountPlain(Direction, ulpdu, wireLength, crc))
+            {
+                RecordPlain(fpdu, ulpdu, wireLength, offset, frame, lastFrame, ts, crc, computed);
+            }
             return true;
         }
         return DecodedByCodec(fpdu, ulpdu, wireLength, offset, frame, lastFrame, ts, crc, computed);
+    }
+
+    /// <summary>A header-less message that needs its full record: a sink wants it, or the flow has something to say about it.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void RecordPlain(ReadOnlySpan<byte> fpdu, ReadOnlySpan<byte> ulpdu, int wireLength, long offset, long frame, long lastFrame, long ts,
+        CrcStatus crc, uint computed)
+    {
+        DdpHeader.TryRead(ulpdu, out var ddp);
+        var plain = new IwarpFpdu(_flow.Tcp, Direction, frame, lastFrame, ts, offset, wireLength, ulpdu, CrcField(fpdu), crc, computed,
+            true, ddp, new RdmapControl(ddp.RdmapControl), RdmapHeader.None, ulpdu.Length - ddp.Length, default);
+        _flow.OnFpdu(in plain);
     }
 
     /// <summary>Everything but a valid header-less message: the full codec, which also says what is wrong.</summary>
@@ -428,19 +440,44 @@ internal sealed class MpaDirectionDecoder
     }
 
     /// <summary>
-    /// A valid message without an RDMAP header (RDMA Write, Read Response, the Sends: nearly all traffic), read
-    /// with the DDP header reader alone. <see cref="RdmapCodec.TryDecode"/> builds its result struct twice, which
-    /// costs a third of the decode; it still decodes everything else and explains every invalid segment.
+    /// A valid message without an RDMAP header (RDMA Write, Read Response, the Sends: nearly all traffic), told
+    /// from the first two octets alone: the whole DDP header present, DV = 1, and a control octet whose RV is 1
+    /// and whose opcode is assigned, header-less and of the T bit's buffer model. <see cref="RdmapCodec.TryDecode"/>
+    /// builds its result struct twice, which costs a third of the decode; it still decodes everything else and
+    /// explains every invalid segment.
     /// </summary>
-    private static bool IsPlainMessage(ReadOnlySpan<byte> ulpdu, out DdpHeader ddp)
+    private static bool IsPlainMessage(ReadOnlySpan<byte> ulpdu)
     {
-        if (DdpHeader.TryRead(ulpdu, out ddp) != OperationStatus.Done)
+        if (ulpdu.Length < DdpHeader.TaggedLength)
         {
             return false;
         }
-        var opcode = new RdmapControl(ddp.RdmapControl);
-        return ddp.Dv == DdpHeader.CurrentVersion && opcode.Version == RdmapControl.CurrentVersion && RdmapOpcodes.IsAssigned(opcode.Opcode)
-            && RdmapHeader.KindFor(opcode.Opcode) == RdmapHeaderKind.None && RdmapOpcodes.IsTagged(opcode.Opcode) == ddp.Tagged;
+        var control = ulpdu[0];
+        var tagged = (control & DdpHeader.TaggedFlag) != 0;
+        return (control & DdpHeader.VersionMask) == DdpHeader.CurrentVersion
+            && (tagged || ulpdu.Length >= DdpHeader.UntaggedLength)
+            && PlainModel[ulpdu[1]] == (tagged ? PlainTagged : PlainUntagged);
+    }
+
+    private const byte PlainTagged = 2;
+    private const byte PlainUntagged = 1;
+
+    /// <summary>Per RDMAP control octet: 0 when it does not start a valid header-less message, else the buffer model its opcode needs.</summary>
+    private static readonly byte[] PlainModel = BuildPlainModel();
+
+    private static byte[] BuildPlainModel()
+    {
+        var table = new byte[256];
+        for (var raw = 0; raw < table.Length; raw++)
+        {
+            var control = new RdmapControl((byte)raw);
+            var opcode = control.Opcode;
+            if (control.Version == RdmapControl.CurrentVersion && RdmapOpcodes.IsAssigned(opcode) && RdmapHeader.KindFor(opcode) == RdmapHeaderKind.None)
+            {
+                table[raw] = RdmapOpcodes.IsTagged(opcode) ? PlainTagged : PlainUntagged;
+            }
+        }
+        return table;
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]

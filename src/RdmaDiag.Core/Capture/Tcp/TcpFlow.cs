@@ -88,6 +88,9 @@ public sealed class TcpFlow
 
     internal readonly Reassembler?[] Streams = new Reassembler?[2];
 
+    /// <summary>The tracker's own per-flow state (bursts, zero-window episodes, MSS excess), made when the tracker first needs it.</summary>
+    internal TcpTracker.FlowExtras? Extras;
+
     /// <summary><c>10.0.0.1:4000 → 10.0.0.2:5000</c>.</summary>
     public string Describe() => $"{Client.Endpoint} → {Server.Endpoint}";
 

@@ -31,7 +31,6 @@ public sealed class TcpTracker
     private readonly Dictionary<FlowKey, TcpFlow> _byKey = [];
     private readonly List<TcpFlow> _flows = [];
     private readonly Dictionary<(int Flow, string Rule), int> _ruleCounts = [];
-    private readonly Dictionary<int, FlowExtras> _extras = [];
     private long _frame;
     private long _ts;
     private long _firstFragmentFrame;
@@ -52,7 +51,7 @@ public sealed class TcpTracker
     public IReadOnlyList<TcpFlow> Flows => _flows;
 
     /// <summary>Per-direction state that only the tracker needs (bursts, zero-window episodes, MSS excess).</summary>
-    private sealed class FlowExtras
+    internal sealed class FlowExtras
     {
         public readonly Burst[] Bursts = [new(), new()];
         public readonly bool[] InZeroWindow = new bool[2];
@@ -63,7 +62,7 @@ public sealed class TcpTracker
         public bool RstReported;
     }
 
-    private sealed class Burst
+    internal sealed class Burst
     {
         public int Count;
         public long Octets;
@@ -235,12 +234,7 @@ public sealed class TcpTracker
 
     private FlowExtras Extras(TcpFlow flow)
     {
-        if (!_extras.TryGetValue(flow.Id, out var e))
-        {
-            e = new FlowExtras();
-            _extras[flow.Id] = e;
-        }
-        return e;
+        return flow.Extras ??= new FlowExtras();
     }
 
     private void Syn(TcpFlow flow, FlowDirection dir, FlowSide sender, TcpHeader tcp)
@@ -451,7 +445,7 @@ public sealed class TcpTracker
             return;
         }
         flow.IsFinished = true;
-        if (_extras.TryGetValue(flow.Id, out var e))
+        if (flow.Extras is { } e)
         {
             for (var d = 0; d < 2; d++)
             {
