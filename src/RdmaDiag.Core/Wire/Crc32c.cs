@@ -86,7 +86,11 @@ public static class Crc32c
         ref byte p = ref MemoryMarshal.GetReference(data);
         nuint length = (nuint)data.Length;
         nuint at = 0;
-        if (length >= 3 * TinyBlock)
+        if (Crc32cFold.IsSupported && length >= (nuint)Crc32cFold.Threshold)
+        {
+            state = Crc32cFold.Update(state, ref p, length, out at);
+        }
+        if (length - at >= 3 * TinyBlock)
         {
             state = Blocks(state, ref p, ref at, length, LongBlock, LongShift);
             state = Blocks(state, ref p, ref at, length, MediumBlock, MediumShift);
