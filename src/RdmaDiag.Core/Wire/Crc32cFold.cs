@@ -166,6 +166,7 @@ internal static class Crc32cFold
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Lanes128 MultiplyHigh(Lanes128 x, Lanes128 constants) => new(Pclmulqdq.CarrylessMultiply(x.Value, constants.Value, 0x11));
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector128<ulong> Reduce(Lanes128 x) => x.Value;
 
         public static Lanes128 operator ^(Lanes128 left, Lanes128 right) => new(left.Value ^ right.Value);
@@ -200,6 +201,7 @@ internal static class Crc32cFold
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Lanes256 MultiplyHigh(Lanes256 x, Lanes256 constants) => new(Pclmulqdq.V256.CarrylessMultiply(x.Value, constants.Value, 0x11));
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector128<ulong> Reduce(Lanes256 x) =>
             Fold(new Lanes128(x.Value.GetLower()), new Lanes128(Half), new Lanes128(x.Value.GetUpper())).Value;
 
@@ -236,6 +238,7 @@ internal static class Crc32cFold
         public static Lanes512 MultiplyHigh(Lanes512 x, Lanes512 constants) => new(Pclmulqdq.V512.CarrylessMultiply(x.Value, constants.Value, 0x11));
 
         // Lanes 0 and 1 move over 256 bits onto lanes 2 and 3, then the 256-bit reduction finishes.
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector128<ulong> Reduce(Lanes512 x) =>
             Lanes256.Reduce(Fold(new Lanes256(x.Value.GetLower()), Lanes256.Broadcast(Half), new Lanes256(x.Value.GetUpper())));
 
