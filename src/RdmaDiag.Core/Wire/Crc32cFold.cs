@@ -22,7 +22,7 @@ namespace RdmaDiag.Wire;
 /// <para>Four independent accumulators hide the multiply latency; with VPCLMULQDQ each accumulator is a
 /// 256- or 512-bit register of independent 128-bit lanes.</para>
 /// </remarks>
-internal static class Crc32cFold
+internal static partial class Crc32cFold
 {
     /// <summary>
     /// x^n mod P in the form a CRC register has: the coefficient of x^j at bit 31-j.
@@ -61,12 +61,29 @@ internal static class Crc32cFold
     internal static int Threshold => Lanes512.IsSupported ? 4 * Lanes512.Octets : 4 * Lanes256.Octets;
 
     /// <summary>
-    /// Folds the widest supported way over the longest whole number of vectors of
-    /// <paramref name="data"/> (at least <see cref="Threshold"/> octets) and returns the register after
-    /// them; <paramref name="consumed"/> says how far that is (fewer than 64 octets remain).
+    /// Folds the widest supported way over <paramref name="data"/> (at least <see cref="Threshold"/> octets)
+    /// and returns the register after the part it took; <paramref name="consumed"/> says how far that is
+    /// (fewer than <see cref="Threshold"/> octets remain).
     /// </summary>
     internal static uint Update(uint state, ref byte data, nuint length, out nuint consumed) =>
-        Lanes512.IsSupported ? Update<Lanes512>(state, ref data, length, out consumed) : Update<Lanes256>(state, ref data, length, out consumed);
+        Lanes512.IsSupported ? UpdateAll<Lanes512>(state, ref data, length, out consumed) : UpdateAll<Lanes256>(state, ref data, length, out consumed);
+
+    /// <summary>
+    /// Superblocks that fold and run <c>crc32</c> chains at once, then plain folding over the rest when four
+    /// vectors or more remain; fewer than four vectors are left.
+    /// </summary>
+    internal static uint UpdateAll<T>(uint state, ref byte data, nuint length, out nuint consumed)
+        where T : struct, IFoldLanes<T>
+    {
+        state = UpdateFused<T>(state, ref data, length, out nuint fused);
+        consumed = fused;
+        if (length - fused >= (nuint)(4 * T.Octets))
+        {
+            state = Update<T>(state, ref Unsafe.Add(ref data, fused), length - fused, out nuint folded);
+            consumed += folded;
+        }
+        return state;
+    }
 
     /// <summary>
     /// Folds with <typeparamref name="T"/>-wide accumulators; needs <c>4 · T.Octets</c> octets or more.

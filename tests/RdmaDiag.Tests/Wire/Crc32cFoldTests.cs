@@ -89,6 +89,17 @@ public class Crc32cFoldTests
     }
 
     [FoldWidthFact(128)]
+    public void ShiftBy_Multiplier_EqualsCrcOverZeroOctets()
+    {
+        var cases = from crc in ArbMap.Default.GeneratorFor<uint>()
+                    from zeros in Gen.Choose(5, 70_000)
+                    select (crc, zeros);
+        Prop.ForAll(cases.ToArbitrary(), c =>
+            Crc32cFold.ShiftBy(c.crc, Crc32cFold.ShiftMultiplier(c.zeros)) == Crc32c.UpdateNaive(c.crc, new byte[c.zeros]))
+            .QuickCheckThrowOnFailure();
+    }
+
+    [FoldWidthFact(128)]
     public void Update128_RandomLengthsOffsetsAndRegisters_EqualsNaive() => FoldEqualsNaive<Crc32cFold.Lanes128>();
 
     [FoldWidthFact(256)]
@@ -97,31 +108,48 @@ public class Crc32cFoldTests
     [FoldWidthFact(512)]
     public void Update512_RandomLengthsOffsetsAndRegisters_EqualsNaive() => FoldEqualsNaive<Crc32cFold.Lanes512>();
 
+    private delegate uint FoldUpdate(uint state, ref byte data, nuint length, out nuint consumed);
+
+    /// <summary>
+    /// Plain folding, superblocks alone and both in turn each leave the naive register for what they
+    /// consumed, and consume what they promise: whole vectors, whole superblocks.
+    /// </summary>
     private static void FoldEqualsNaive<T>()
         where T : struct, Crc32cFold.IFoldLanes<T>
     {
         int shortest = 4 * T.Octets;
+        int superblock = Crc32cFold.SuperblockLength<T>();
         var cases = from seed in Gen.Choose(0, int.MaxValue)
-                    from length in Gen.OneOf(Gen.Choose(shortest, shortest + 8 * T.Octets), Gen.Choose(shortest, 300_000))
+                    from length in Gen.OneOf(Gen.Choose(shortest, shortest + 8 * T.Octets), Gen.Choose(superblock - 64, superblock + 1024),
+                        Gen.Choose(shortest, 300_000))
                     from offset in Gen.Choose(0, 63)
                     from state in ArbMap.Default.GeneratorFor<uint>()
                     select (seed, length, offset, state);
         Prop.ForAll(cases.ToArbitrary(), c =>
         {
-            ReadOnlySpan<byte> data = RandomBytes(c.seed, c.length + c.offset).AsSpan(c.offset);
-            uint state = Crc32cFold.Update<T>(c.state, ref System.Runtime.InteropServices.MemoryMarshal.GetReference(data), (nuint)data.Length, out nuint consumed);
-            bool wholeVectors = consumed % (nuint)T.Octets == 0 && (nuint)data.Length - consumed < (nuint)T.Octets;
-            return wholeVectors && Crc32c.UpdateNaive(state, data[(int)consumed..]) == Crc32c.UpdateNaive(c.state, data);
+            byte[] data = RandomBytes(c.seed, c.length + c.offset);
+            uint naive = Crc32c.UpdateNaive(c.state, data.AsSpan(c.offset));
+            bool Check(FoldUpdate update, Func<nuint, bool> consumedAsPromised)
+            {
+                uint state = update(c.state, ref data[c.offset], (nuint)c.length, out nuint consumed);
+                return consumedAsPromised(consumed) && Crc32c.UpdateNaive(state, data.AsSpan(c.offset + (int)consumed)) == naive;
+            }
+            nuint w = (nuint)T.Octets;
+            nuint length = (nuint)c.length;
+            nuint block = (nuint)superblock;
+            return Check(Crc32cFold.Update<T>, n => n % w == 0 && length - n < w)
+                && Check(Crc32cFold.UpdateFused<T>, n => n % block == 0 && length - n < block)
+                && Check(Crc32cFold.UpdateAll<T>, n => length - n < 4 * w);
         }).QuickCheckThrowOnFailure();
     }
 
     [Fact]
-    public void Update_EveryLengthAroundTheFoldThreshold_EqualsNaive()
+    public void Update_EveryLengthUpToTwoSuperblocks_EqualsNaive()
     {
-        byte[] data = RandomBytes(7, 4096 + 64);
-        for (int offset = 0; offset < 64; offset += 13)
+        byte[] data = RandomBytes(7, 12_000 + 64);
+        for (int offset = 0; offset < 64; offset += 21)
         {
-            for (int length = 0; length <= 4096; length++)
+            for (int length = 0; length <= 12_000; length++)
             {
                 ReadOnlySpan<byte> slice = data.AsSpan(offset, length);
                 Assert.Equal(Crc32c.UpdateNaive(0x9E3779B9, slice), Crc32c.Update(0x9E3779B9, slice));
