@@ -95,9 +95,11 @@ public static class Crc32c
         ref byte p = ref MemoryMarshal.GetReference(data);
         nuint length = (nuint)data.Length;
         nuint at = 0;
-        if (Crc32cFold.IsSupported && length >= (nuint)Crc32cFold.Threshold)
+        if (Crc32cFold.IsSupported && length >= Crc32cFold.Threshold)
         {
-            state = Crc32cFold.Update(state, ref p, length, out at);
+            // A separate out local: passing `at` by reference would keep it in memory through the loops below.
+            state = Crc32cFold.Update(state, ref p, length, out nuint folded);
+            at = folded;
         }
         if (length - at >= 3 * TinyBlock)
         {

@@ -57,8 +57,11 @@ internal static partial class Crc32cFold
     /// <summary>True when this CPU folds faster than the three <c>crc32</c> chains of <see cref="Crc32c"/>.</summary>
     internal static bool IsSupported => Sse42.X64.IsSupported && (Lanes512.IsSupported || Lanes256.IsSupported);
 
-    /// <summary>Shortest input the fold path takes; shorter inputs stay on the <c>crc32</c> chains.</summary>
-    internal static int Threshold => Lanes512.IsSupported ? 4 * Lanes512.Octets : 4 * Lanes256.Octets;
+    /// <summary>
+    /// Shortest input the fold path takes (four 512-bit vectors); shorter inputs stay on the <c>crc32</c>
+    /// chains, which need no reduction at the end.
+    /// </summary>
+    internal const int Threshold = 256;
 
     /// <summary>
     /// Folds the widest supported way over <paramref name="data"/> (at least <see cref="Threshold"/> octets)
