@@ -123,13 +123,16 @@ internal static partial class Crc32cFold
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static T Fold<T>(T x, T constants, T data)
         where T : struct, IFoldLanes<T> =>
-        T.MultiplyLow(x, constants) ^ T.MultiplyHigh(x, constants) ^ data;
+        T.Xor3(T.MultiplyLow(x, constants), T.MultiplyHigh(x, constants), data);
 
     /// <summary>One accumulator: a vector of independent 128-bit lanes, the earliest data in lane 0.</summary>
     internal interface IFoldLanes<T>
         where T : struct, IFoldLanes<T>
     {
         static abstract T operator ^(T left, T right);
+
+        /// <summary>a ⊕ b ⊕ c, one instruction where AVX-512 has three-input logic.</summary>
+        static virtual T Xor3(T a, T b, T c) => a ^ b ^ c;
 
         static abstract bool IsSupported { get; }
 
@@ -226,6 +229,10 @@ internal static partial class Crc32cFold
             Fold(new Lanes128(x.Value.GetLower()), new Lanes128(Half), new Lanes128(x.Value.GetUpper())).Value;
 
         public static Lanes256 operator ^(Lanes256 left, Lanes256 right) => new(left.Value ^ right.Value);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Lanes256 Xor3(Lanes256 a, Lanes256 b, Lanes256 c) =>
+            Avx512F.VL.IsSupported ? new(Avx512F.VL.TernaryLogic(a.Value, b.Value, c.Value, 0x96)) : a ^ b ^ c;
     }
 
     internal readonly struct Lanes512(Vector512<ulong> value) : IFoldLanes<Lanes512>
@@ -263,5 +270,8 @@ internal static partial class Crc32cFold
             Lanes256.Reduce(Fold(new Lanes256(x.Value.GetLower()), Lanes256.Broadcast(Half), new Lanes256(x.Value.GetUpper())));
 
         public static Lanes512 operator ^(Lanes512 left, Lanes512 right) => new(left.Value ^ right.Value);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Lanes512 Xor3(Lanes512 a, Lanes512 b, Lanes512 c) => new(Avx512F.TernaryLogic(a.Value, b.Value, c.Value, 0x96));
     }
 }
