@@ -30,13 +30,6 @@ public sealed class FoldWidthFactAttribute : FactAttribute
 
 public class Crc32cFoldTests
 {
-    private static byte[] RandomBytes(int seed, int length)
-    {
-        var data = new byte[length];
-        new Random(seed).NextBytes(data);
-        return data;
-    }
-
     [Fact]
     public void XPowModP_BelowDegree32_IsTheMonomial()
     {
@@ -127,7 +120,7 @@ public class Crc32cFoldTests
                     select (seed, length, offset, state);
         Prop.ForAll(cases.ToArbitrary(), c =>
         {
-            byte[] data = RandomBytes(c.seed, c.length + c.offset);
+            byte[] data = Crc32cTests.RandomBytes(c.seed, c.length + c.offset);
             uint naive = Crc32c.UpdateNaive(c.state, data.AsSpan(c.offset));
             bool Check(FoldUpdate update, Func<nuint, bool> consumedAsPromised)
             {
@@ -146,7 +139,7 @@ public class Crc32cFoldTests
     [Fact]
     public void Update_EveryLengthUpToTwoSuperblocks_EqualsNaive()
     {
-        byte[] data = RandomBytes(7, 12_000 + 64);
+        byte[] data = Crc32cTests.RandomBytes(7, 12_000 + 64);
         for (int offset = 0; offset < 64; offset += 21)
         {
             for (int length = 0; length <= 12_000; length++)

@@ -46,7 +46,7 @@ public class Crc32cTests
         Assert.Equal(0u, Crc32c.Compute(ReadOnlySpan<byte>.Empty));
     }
 
-    private static byte[] RandomBytes(int seed, int length)
+    internal static byte[] RandomBytes(int seed, int length)
     {
         var data = new byte[length];
         new Random(seed).NextBytes(data);
