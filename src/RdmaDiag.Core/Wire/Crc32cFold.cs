@@ -58,7 +58,7 @@ internal static partial class Crc32cFold
     internal static bool IsSupported => Sse42.X64.IsSupported && (Lanes512.IsSupported || Lanes256.IsSupported);
 
     /// <summary>
-    /// Shortest input the fold path takes (four 512-bit vectors); shorter inputs stay on the <c>crc32</c>
+    /// Shortest input the fold path takes (four 512-bit or eight 256-bit vectors); shorter inputs stay on the <c>crc32</c>
     /// chains, which need no reduction at the end.
     /// </summary>
     internal const int Threshold = 256;
