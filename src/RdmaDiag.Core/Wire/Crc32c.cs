@@ -19,6 +19,9 @@ namespace RdmaDiag.Wire;
 /// crc(s, A‖B‖C) = shift(crc(s, A), |B|+|C|) ⊕ shift(crc(0, B), |C|) ⊕ crc(0, C), where shift (advancing
 /// a register over zero octets) is linear in the register and so is four table lookups. Block sizes step
 /// down from 8 KiB to 64 octets so short inputs and tails also run on three chains.</para>
+/// <para>Three chains use the whole <c>crc32</c> unit, so on CPUs with VPCLMULQDQ inputs of 256 octets and
+/// more go to <see cref="Crc32cFold"/>, which folds with carry-less multiplies and keeps the <c>crc32</c> unit
+/// busy alongside; the chains above then take only what remains (under 256 octets).</para>
 /// </remarks>
 public static class Crc32c
 {
@@ -47,6 +50,12 @@ public static class Crc32c
     /// <summary>True when the CPU has a CRC-32C instruction (x86 SSE4.2 or Arm64 CRC32).</summary>
     public static bool IsHardwareAccelerated { get; } =
         System.Runtime.Intrinsics.X86.Sse42.X64.IsSupported || System.Runtime.Intrinsics.Arm.Crc32.Arm64.IsSupported;
+
+    /// <summary>What <see cref="Update"/> runs on this CPU, for benchmark and self-test output.</summary>
+    public static string FastPath { get; } =
+        IsHardwareAccelerated && Crc32cFold.IsSupported
+            ? $"carry-less multiply folding, {(Crc32cFold.Lanes512.IsSupported ? 512 : 256)}-bit VPCLMULQDQ with 3 crc32 chains alongside, from {Crc32cFold.Threshold} octets; 3 interleaved crc32 lanes below"
+            : IsHardwareAccelerated ? "hardware crc32, 3 interleaved lanes joined by shift tables" : "slicing-by-8 tables";
 
     /// <summary>The finished CRC-32C of <paramref name="data"/> (the value whose octets go on the wire).</summary>
     public static uint Compute(ReadOnlySpan<byte> data) => ~Update(Seed, data);
@@ -86,7 +95,13 @@ public static class Crc32c
         ref byte p = ref MemoryMarshal.GetReference(data);
         nuint length = (nuint)data.Length;
         nuint at = 0;
-        if (length >= 3 * TinyBlock)
+        if (Crc32cFold.IsSupported && length >= Crc32cFold.Threshold)
+        {
+            // A separate out local: passing `at` by reference would keep it in memory through the loops below.
+            state = Crc32cFold.Update(state, ref p, length, out nuint folded);
+            at = folded;
+        }
+        if (length - at >= 3 * TinyBlock)
         {
             state = Blocks(state, ref p, ref at, length, LongBlock, LongShift);
             state = Blocks(state, ref p, ref at, length, MediumBlock, MediumShift);
