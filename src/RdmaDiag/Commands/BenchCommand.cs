@@ -45,8 +45,8 @@ public sealed class BenchCommand : Command
         internal static void Print(TextWriter output, IReadOnlyList<CrcBenchmarkRow> rows)
         {
             string path = Crc32c.IsHardwareAccelerated
-                ? "fast = hardware crc32, 3 interleaved lanes joined by shift tables; naive = hardware crc32, one 8-octet step at a time"
-                : "no CRC instruction on this CPU: fast = slicing-by-8 tables; naive = BitOperations.Crc32C software fallback";
+                ? $"fast = {Crc32c.FastPath}; naive = hardware crc32, one 8-octet step at a time"
+                : $"no CRC instruction on this CPU: fast = {Crc32c.FastPath}; naive = BitOperations.Crc32C software fallback";
             int rounds = rows.Count == 0 ? 0 : rows[0].Fast.RoundGBps.Count;
             output.WriteLine($"CRC-32C throughput on one core, GB/s (10^9 octets/s): median [min .. max] of {rounds} alternating rounds per size");
             output.WriteLine(path);
