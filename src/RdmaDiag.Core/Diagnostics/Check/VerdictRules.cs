@@ -369,6 +369,7 @@ public static class VerdictRules
         string decoded = e.Terminate is { } term
             ? $"Terminate layer {term.Layer} ({term.LayerValue}), type {term.EType}, code 0x{term.ErrorCode:X2} ({term.Error.Name}): {term.Error.Description}"
               + (term.CopiedDdpHeader is { } copied ? $"; it names this side's {RdmapOpcodes.GetSpecName(new RdmapControl(copied.RdmapControl).Opcode)}" : "")
+              + (term.SiwBitfieldLayout ? " (sent in Linux siw's little-endian bitfield layout)" : "")
             : e.Message;
         string hint = failure.Operation == "hello" && e.Terminate is { Layer: TerminateLayer.Ddp }
             ? $" If {Target(o)} is not `rdmadiag serve --soft` (rping, an application), its receive buffers may be smaller than the 64-octet probe HELLO; check against serve --soft to verify RDMA operations."
