@@ -221,7 +221,8 @@ fi
 if grep -q '^check *()' "$SCENARIO"; then
     # The host-side check reads the captures with tshark; it runs in OUT like the guest part did.
     # shellcheck disable=SC1090,SC1091 # the scenario is an argument
-    (set +u; cd "$OUT" && . "$HERE/guest/addresses.sh" && . "$HERE/lib/host.sh" && . "$SCENARIO" && check) \
+    (set +u; [ -z "$BUILD" ] || export RDMADIAG_BUILD="$(readlink -f "$BUILD")"
+     cd "$OUT" && . "$HERE/guest/addresses.sh" && . "$HERE/lib/host.sh" && . "$SCENARIO" && check) \
         > "$OUT/check.txt" 2>&1
     CHECK=$?
     if [ "$CHECK" != 0 ]; then
