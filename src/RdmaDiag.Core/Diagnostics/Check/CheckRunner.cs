@@ -360,6 +360,10 @@ public static class CheckRunner
                     _o.Parameters = soft.Connection.Parameters;
                     mpa.Evidence.Add($"received: {_o.Parameters?.Reply}");
                 }
+                else
+                {
+                    _o.KernelConnection = inForce;
+                }
                 mpa.Evidence.Add($"negotiated: {inForce}");
                 Pings(transport!, client!, rping);
             }

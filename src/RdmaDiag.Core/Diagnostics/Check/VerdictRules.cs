@@ -432,7 +432,8 @@ public static class VerdictRules
             ? "no RDMA operation was run"
             : $"{string.Join(", ", verified.Select(r => r.Operation).Distinct().Select(Spec))} verified at {string.Join(", ", verified.Select(r => SizeText(r.Size)).Distinct())}";
         string skipped = o.Skipped.Count > 0 ? $" (not run: {string.Join("; ", o.Skipped)})" : "";
-        string mpa = o.Parameters is { } p ? $"MPA rev {p.ReplyRevision}, CRC {(p.Crc ? "on" : "off")}, markers {(p.MarkersSent || p.MarkersReceived ? "on" : "off")}, {(p.PeerToPeer ? $"peer-to-peer with a {p.Rtr.ToString().ToLowerInvariant()} RTR" : "client/server")}, IRD {p.Ird}/ORD {p.Ord}" : "MPA";
+        string mpa = o.Parameters is { } p ? $"MPA rev {p.ReplyRevision}, CRC {(p.Crc ? "on" : "off")}, markers {(p.MarkersSent || p.MarkersReceived ? "on" : "off")}, {(p.PeerToPeer ? $"peer-to-peer with a {p.Rtr.ToString().ToLowerInvariant()} RTR" : "client/server")}, IRD {p.Ird}/ORD {p.Ord}"
+            : o.KernelConnection is { } kernel ? $"MPA negotiated by the kernel's iWARP driver ({kernel})" : "MPA";
         return new CheckVerdict(CheckCauses.Ok, $"iWARP to {Target(o)} works: {mpa}; {ops}{skipped}.", CheckCauses.Ok.Fix);
     }
 
