@@ -48,13 +48,15 @@ public sealed class CheckCommand : Command
     {
         TextWriter output = parse.InvocationConfiguration.Output;
         string? p2p = parse.GetValue(_p2p);
+        // rping's IRD and ORD (1) unless given: what a stock rping initiator would put in its MPA Request.
+        byte? rpingDepth = parse.GetValue(_rping) ? RdmaDiag.Rping.RpingProtocol.ReadDepth : null;
         IwarpSetupOptions setup = IwarpSetupOptions.FromCommandLine(
             mpaRevision: parse.GetValue(_mpaRev),
             crc: parse.GetValue(_crc),
             markers: parse.GetValue(_markers),
             p2p: p2p is null || p2p.Equals("none", StringComparison.OrdinalIgnoreCase) ? null : p2p,
-            ird: parse.GetValue(_ird),
-            ord: parse.GetValue(_ord));
+            ird: parse.GetValue(_ird) ?? rpingDepth,
+            ord: parse.GetValue(_ord) ?? rpingDepth);
         bool verbs = parse.GetValue(_verbs);
         if (verbs && parse.GetValue(_soft))
         {

@@ -60,15 +60,17 @@ public sealed class ServeCommand : Command
         {
             throw new UserInputException(soft
                 ? "--soft and --verbs both given; choose one engine"
-                : "serve needs an engine: --soft (the userspace iWARP endpoint) or --verbs (rdma_cm on this host's RDMA device)");
+                : "serve needs --soft (the userspace iWARP endpoint) or --verbs (rdma_cm on this host's RDMA device)");
         }
         if (verbs && !rping)
         {
             throw new UserInputException("--verbs needs --rping: over rdma_cm this build serves rping's protocol only (the probe protocol runs on the userspace endpoint)");
         }
+        // rping's IRD and ORD (1) unless given, as a stock rping server would accept.
+        int? rpingDepth = rping ? RpingProtocol.ReadDepth : null;
         IwarpSetupOptions setup = IwarpSetupOptions.FromCommandLine(
             parse.GetValue(_mpaRev), parse.GetValue(_crc), parse.GetValue(_markers), parse.GetValue(_refuseMarkers), parse.GetValue(_p2p),
-            parse.GetValue(_ird), parse.GetValue(_ord), parse.GetValue(_strictIrdOrd), parse.GetValue(_pdLimit), parse.GetValue(_handshakeTimeout));
+            parse.GetValue(_ird) ?? rpingDepth, parse.GetValue(_ord) ?? rpingDepth, parse.GetValue(_strictIrdOrd), parse.GetValue(_pdLimit), parse.GetValue(_handshakeTimeout));
         int port = IwarpSetupOptions.CheckPort(parse.GetValue(_port), allowAny: true);
         int maxConnections = parse.GetValue(_maxConnections);
         if (maxConnections < 1)
