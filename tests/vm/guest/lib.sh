@@ -23,6 +23,8 @@
 #                                     shared .NET runtime); fails when run-guest.sh got no --build
 #   json_value FILE KEY               the first "KEY": value of an indented JSON file (strings unquoted)
 #   wait_file_line FILE REGEX SECS    wait until FILE has a line matching REGEX; 1 if SECS pass first
+#   stop_process PID SECS             SIGTERM, then wait up to SECS for PID (a child of this shell) to exit;
+#                                     its exit status in STOPPED_STATUS; SIGKILL and return 1 after SECS
 
 RESULTS=/results
 # shellcheck source=SCRIPTDIR/addresses.sh
@@ -209,7 +211,7 @@ need_rdmadiag() {
 }
 
 json_value() {
-    sed -n "s/^ *\"$2\": \"\{0,1\}\([^\",]*\)\"\{0,1\},\{0,1\}$/\1/p" "$1" | head -n 1
+    sed -n -e "s/^ *\"$2\": \"\(.*\)\",\{0,1\}$/\1/p" -e "s/^ *\"$2\": \([^\"{[][^,]*\),\{0,1\}$/\1/p" "$1" | head -n 1
 }
 
 wait_file_line() {
@@ -219,4 +221,23 @@ wait_file_line() {
         [ "$(awk -v e="$(elapsed_since "$t0")" -v s="$secs" 'BEGIN { print (e >= s) }')" = 0 ] || return 1
         sleep 0.2
     done
+}
+
+# SIGTERM, not SIGINT: a non-interactive shell starts background commands with SIGINT ignored, and a process
+# cannot catch a signal it inherited as ignored.
+stop_process() {
+    local pid=$1 secs=$2 i=0
+    kill -TERM "$pid" 2>/dev/null
+    while kill -0 "$pid" 2>/dev/null; do
+        i=$((i + 1))
+        if [ "$i" -gt $((secs * 10)) ]; then
+            kill -KILL "$pid" 2>/dev/null
+            wait "$pid" 2>/dev/null
+            STOPPED_STATUS=killed
+            return 1
+        fi
+        sleep 0.1
+    done
+    wait "$pid" 2>/dev/null
+    STOPPED_STATUS=$?
 }
