@@ -237,24 +237,8 @@ public static class CheckRunner
             {
                 _o.SetupError = e;
             }
-            TimeSpan connectElapsed = Stopwatch.GetElapsedTime(connectStart);
-            tcp.Elapsed = connectElapsed;
-            mpa.Elapsed = connectElapsed;
-            _stages.Add(mpa);
-            if (_o.SetupError is { Phase: ConnectionPhase.TcpConnect } tcpError)
+            if (TcpFailed(tcp, mpa, connectStart))
             {
-                tcp.Status = StageStatus.Failed;
-                tcp.Evidence.Add(tcpError.Message);
-                if (tcpError.Kind == IwarpErrorKind.TcpUnreachable && _o.Route is { } route && route.NextHop.AddressFamily == AddressFamily.InterNetwork)
-                {
-                    _o.NextHopState = RouteLookup.NeighbourState(route.NextHop);
-                    tcp.Evidence.Add($"ARP entry of the next hop {route.NextHop}: {_o.NextHopState ?? "none"}");
-                }
-                mpa.Status = StageStatus.Skipped;
-                mpa.Elapsed = TimeSpan.Zero;
-                mpa.Timeout = TimeSpan.Zero;
-                mpa.Evidence.Add("the TCP connection was not established");
-                SkipFrom(StageNames.RdmaOps, "the TCP connection was not established");
                 return;
             }
             _o.ClientPort = (connection.LocalEndPoint as IPEndPoint)?.Port;
@@ -262,12 +246,7 @@ public static class CheckRunner
             mpa.Evidence.Add($"sent: {_request}");
             if (_o.SetupError is { } setupError)
             {
-                mpa.Status = StageStatus.Failed;
-                if (setupError.PeerFrame is { } frame)
-                {
-                    mpa.Evidence.Add($"received: {frame}");
-                }
-                mpa.Evidence.Add($"{setupError.Kind}: {setupError.Message}");
+                MpaFailed(mpa, setupError);
                 RetryRevisionOne(target, setupError, mpa);
                 SkipFrom(StageNames.RdmaOps, "MPA setup failed");
                 return;
@@ -278,6 +257,46 @@ public static class CheckRunner
 
             Operations(connection, probe, parameters);
             Teardown(connection);
+        }
+
+        /// <summary>
+        /// Ends the tcp-connect and mpa-exchange stages of one connect call (both take its time until the capture
+        /// tells them apart); puts a failure in the TCP phase into them (with the next hop's ARP state when
+        /// unreachable) and returns true, or false when TCP got through.
+        /// </summary>
+        private bool TcpFailed(Stage tcp, Stage mpa, long connectStart)
+        {
+            TimeSpan connectElapsed = Stopwatch.GetElapsedTime(connectStart);
+            tcp.Elapsed = connectElapsed;
+            mpa.Elapsed = connectElapsed;
+            _stages.Add(mpa);
+            if (_o.SetupError is not { Phase: ConnectionPhase.TcpConnect } tcpError)
+            {
+                return false;
+            }
+            tcp.Status = StageStatus.Failed;
+            tcp.Evidence.Add(tcpError.Message);
+            if (tcpError.Kind == IwarpErrorKind.TcpUnreachable && _o.Route is { } route && route.NextHop.AddressFamily == AddressFamily.InterNetwork)
+            {
+                _o.NextHopState = RouteLookup.NeighbourState(route.NextHop);
+                tcp.Evidence.Add($"ARP entry of the next hop {route.NextHop}: {_o.NextHopState ?? "none"}");
+            }
+            mpa.Status = StageStatus.Skipped;
+            mpa.Elapsed = TimeSpan.Zero;
+            mpa.Timeout = TimeSpan.Zero;
+            mpa.Evidence.Add("the TCP connection was not established");
+            SkipFrom(StageNames.RdmaOps, "the TCP connection was not established");
+            return true;
+        }
+
+        private static void MpaFailed(Stage mpa, IwarpException error)
+        {
+            mpa.Status = StageStatus.Failed;
+            if (error.PeerFrame is { } frame)
+            {
+                mpa.Evidence.Add($"received: {frame}");
+            }
+            mpa.Evidence.Add($"{error.Kind}: {error.Message}");
         }
 
         /// <summary>
@@ -319,19 +338,8 @@ public static class CheckRunner
             }
             try
             {
-                TimeSpan connectElapsed = Stopwatch.GetElapsedTime(connectStart);
-                tcp.Elapsed = connectElapsed;
-                mpa.Elapsed = connectElapsed;
-                _stages.Add(mpa);
-                if (_o.SetupError is { Phase: ConnectionPhase.TcpConnect } tcpError)
+                if (TcpFailed(tcp, mpa, connectStart))
                 {
-                    tcp.Status = StageStatus.Failed;
-                    tcp.Evidence.Add(tcpError.Message);
-                    mpa.Status = StageStatus.Skipped;
-                    mpa.Elapsed = TimeSpan.Zero;
-                    mpa.Timeout = TimeSpan.Zero;
-                    mpa.Evidence.Add("the TCP connection was not established");
-                    SkipFrom(StageNames.RdmaOps, "the TCP connection was not established");
                     return;
                 }
                 _o.ClientPort = (transport?.LocalEndPoint as IPEndPoint)?.Port;
@@ -346,12 +354,7 @@ public static class CheckRunner
                 }
                 if (_o.SetupError is { } setupError)
                 {
-                    mpa.Status = StageStatus.Failed;
-                    if (setupError.PeerFrame is { } frame)
-                    {
-                        mpa.Evidence.Add($"received: {frame}");
-                    }
-                    mpa.Evidence.Add($"{setupError.Kind}: {setupError.Message}");
+                    MpaFailed(mpa, setupError);
                     SkipFrom(StageNames.RdmaOps, "MPA setup failed");
                     return;
                 }
