@@ -64,6 +64,10 @@ internal sealed class RpingMessages : IDisposable
             {
                 return completion;
             }
+            if (completion.Status == CompletionStatus.LocalLengthError && completion.Opcode == CompletionOpcode.Receive)
+            {
+                throw new InvalidDataException($"the peer sent a message longer than the {RpingBufferInfo.Length} octets rping receives into (struct rping_rdma_info): it does not speak rping's protocol");
+            }
             if (!completion.IsSuccess && completion.Status != CompletionStatus.Flushed)
             {
                 throw (Exception?)_transport.Error ?? new InvalidDataException($"{completion.Opcode} failed: {completion}");

@@ -25,8 +25,7 @@ public class RpingLoopbackTests
         using (var transport = new SoftTransport(new IwarpConnection()))
         {
             using var client = new RpingClient(transport, size, Wait);
-            NegotiatedParameters parameters = await transport.Connection.ConnectAsync(server.EndPoint, RunningServer.RpingSetup);
-            Assert.Equal((1, 1), (parameters.Ird, parameters.Ord));
+            await transport.Connection.ConnectAsync(server.EndPoint, RunningServer.RpingClientSetup);
             results = client.Run(count);
             lastData = client.LastData;
             transport.Close();
@@ -41,6 +40,23 @@ public class RpingLoopbackTests
     }
 
     [Fact]
+    public async Task Client_RpingsOwnSetup_NegotiatesIrdAndOrdOneAndVerifiesAPing()
+    {
+        await using var server = RunningServer.SoftRping();
+
+        using (var transport = new SoftTransport(new IwarpConnection()))
+        {
+            using var client = new RpingClient(transport, RpingProtocol.DefaultSize, Wait);
+            NegotiatedParameters parameters = await transport.Connection.ConnectAsync(server.EndPoint, RunningServer.RpingSetup);
+            Assert.Equal((1, 1, (ushort?)1, (ushort?)1), (parameters.Ird, parameters.Ord, parameters.PeerIrd, parameters.PeerOrd));
+            Assert.True(client.Ping(0).Verified);
+            transport.Close();
+        }
+
+        await server.WaitForLog("closed by the peer after 1 rping iteration(s), 1 verified");
+    }
+
+    [Fact]
     public async Task Server_ClientSkipsPingNumbers_EchoesAnywayAndReportsTheMismatch()
     {
         await using var server = RunningServer.SoftRping();
@@ -48,7 +64,7 @@ public class RpingLoopbackTests
         using (var transport = new SoftTransport(new IwarpConnection()))
         {
             using var client = new RpingClient(transport, 64, Wait);
-            await transport.Connection.ConnectAsync(server.EndPoint, RunningServer.RpingSetup);
+            await transport.Connection.ConnectAsync(server.EndPoint, RunningServer.RpingClientSetup);
             Assert.True(client.Ping(0).Verified);
             ProbeResult skipped = client.Ping(5);
             Assert.True(skipped.Verified, skipped.Detail);
@@ -66,7 +82,7 @@ public class RpingLoopbackTests
         using (var transport = new SoftTransport(new IwarpConnection()))
         {
             using var client = new RpingClient(transport, 128, Wait);
-            await transport.Connection.ConnectAsync(server.EndPoint, RunningServer.RpingSetup);
+            await transport.Connection.ConnectAsync(server.EndPoint, RunningServer.RpingClientSetup);
 
             var e = Assert.Throws<IwarpException>(() => client.Ping(0));
 
@@ -101,5 +117,18 @@ public class RpingLoopbackTests
         var e = await Assert.ThrowsAsync<InvalidDataException>(() => ping.WaitAsync(Wait));
 
         Assert.Equal("the server's signal after its RDMA Read of the start buffer is not rping's: received bogus data, size 8: an rping message is exactly 16 octets (struct rping_rdma_info)", e.Message);
+    }
+
+    [Fact]
+    public async Task Server_PeerSendsALongerMessage_LogsThatItDoesNotSpeakRping()
+    {
+        await using var server = RunningServer.SoftRping();
+        using var transport = new SoftTransport(new IwarpConnection());
+        TransportRegion message = transport.Register(64, MemoryAccess.None);
+        await transport.Connection.ConnectAsync(server.EndPoint, RunningServer.RpingClientSetup);
+
+        transport.PostSend(1, message, 0, 64);
+
+        await server.WaitForLog("failed after 0 rping iteration(s), 0 verified: the peer broke the protocol: the peer sent a message longer than the 16 octets rping receives into");
     }
 }
