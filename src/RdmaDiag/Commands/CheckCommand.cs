@@ -48,15 +48,19 @@ public sealed class CheckCommand : Command
     {
         TextWriter output = parse.InvocationConfiguration.Output;
         string? p2p = parse.GetValue(_p2p);
-        // rping's IRD and ORD (1) unless given: what a stock rping initiator would put in its MPA Request.
-        byte? rpingDepth = parse.GetValue(_rping) ? RdmaDiag.Rping.RpingProtocol.ReadDepth : null;
+        // rping's IRD and ORD (1) unless given: what a stock rping initiator puts in its MPA Request. Over the soft
+        // endpoint more than one ping takes IRD 2: it frees an IRD slot only once its Read Response has left the
+        // socket, and a server whose next Read Request arrives first would be terminated for an IRD overrun.
+        bool rping = parse.GetValue(_rping);
+        int? rpingOrd = rping ? RdmaDiag.Rping.RpingProtocol.ReadDepth : null;
+        int? rpingIrd = rping && !parse.GetValue(_verbs) && parse.GetValue(_count) > 1 ? RdmaDiag.Rping.RpingProtocol.ReadDepth + 1 : rpingOrd;
         IwarpSetupOptions setup = IwarpSetupOptions.FromCommandLine(
             mpaRevision: parse.GetValue(_mpaRev),
             crc: parse.GetValue(_crc),
             markers: parse.GetValue(_markers),
             p2p: p2p is null || p2p.Equals("none", StringComparison.OrdinalIgnoreCase) ? null : p2p,
-            ird: parse.GetValue(_ird) ?? rpingDepth,
-            ord: parse.GetValue(_ord) ?? rpingDepth);
+            ird: parse.GetValue(_ird) ?? rpingIrd,
+            ord: parse.GetValue(_ord) ?? rpingOrd);
         bool verbs = parse.GetValue(_verbs);
         if (verbs && parse.GetValue(_soft))
         {
@@ -65,7 +69,7 @@ public sealed class CheckCommand : Command
         var options = new CheckOptions
         {
             Verbs = verbs,
-            Rping = parse.GetValue(_rping) ? new RpingCheck(parse.GetValue(_count), parse.GetValue(_rpingSize)) : null,
+            Rping = rping ? new RpingCheck(parse.GetValue(_count), parse.GetValue(_rpingSize)) : null,
             Host = parse.GetValue(_host)!,
             Port = IwarpSetupOptions.CheckPort(parse.GetValue(_port)),
             Setup = setup,
