@@ -153,7 +153,7 @@ for spec in "${SHARES[@]}"; do
 done
 
 HOST_TIMEOUT=$((TIMEOUT + ALLOWANCE))
-APPEND="console=ttyS0 quiet oops=panic panic=-1 hung_task_panic=1 rdmadiag.siw=$SIW rdmadiag.timeout=$TIMEOUT rdmadiag.mounts=$MOUNTS"
+APPEND="console=ttyS0 quiet no_timer_check oops=panic panic=-1 hung_task_panic=1 rdmadiag.siw=$SIW rdmadiag.timeout=$TIMEOUT rdmadiag.mounts=$MOUNTS"
 : > "$OUT/console.log"
 echo "run-guest: booting $(cat "$GUEST/kernel-version" 2>/dev/null) with siw=$SIW for $(basename "$SCENARIO") (limit ${TIMEOUT}s + ${ALLOWANCE}s boot), out: $OUT" >&2
 timeout -k 5 "$HOST_TIMEOUT" qemu-system-x86_64 -accel tcg -smp 2 -m 2048 -no-reboot \
