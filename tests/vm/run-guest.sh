@@ -153,7 +153,7 @@ for spec in "${SHARES[@]}"; do
 done
 
 HOST_TIMEOUT=$((TIMEOUT + ALLOWANCE))
-APPEND="console=ttyS0 quiet oops=panic panic=-1 hung_task_panic=1 rdmadiag.siw=$SIW rdmadiag.timeout=$TIMEOUT rdmadiag.mounts=$MOUNTS"
+APPEND="console=ttyS0 quiet no_timer_check oops=panic panic=-1 hung_task_panic=1 rdmadiag.siw=$SIW rdmadiag.timeout=$TIMEOUT rdmadiag.mounts=$MOUNTS"
 : > "$OUT/console.log"
 echo "run-guest: booting $(cat "$GUEST/kernel-version" 2>/dev/null) with siw=$SIW for $(basename "$SCENARIO") (limit ${TIMEOUT}s + ${ALLOWANCE}s boot), out: $OUT" >&2
 timeout -k 5 "$HOST_TIMEOUT" qemu-system-x86_64 -accel tcg -smp 2 -m 2048 -no-reboot \
@@ -221,7 +221,8 @@ fi
 if grep -q '^check *()' "$SCENARIO"; then
     # The host-side check reads the captures with tshark; it runs in OUT like the guest part did.
     # shellcheck disable=SC1090,SC1091 # the scenario is an argument
-    (set +u; cd "$OUT" && . "$HERE/guest/addresses.sh" && . "$HERE/lib/host.sh" && . "$SCENARIO" && check) \
+    (set +u; [ -z "$BUILD" ] || export RDMADIAG_BUILD="$(readlink -f "$BUILD")"
+     cd "$OUT" && . "$HERE/guest/addresses.sh" && . "$HERE/lib/host.sh" && . "$SCENARIO" && check) \
         > "$OUT/check.txt" 2>&1
     CHECK=$?
     if [ "$CHECK" != 0 ]; then

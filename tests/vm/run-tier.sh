@@ -3,7 +3,8 @@
 # crash, a hang and a failing check are reported as such; they pass when run-guest.sh fails the way
 # their "# vm-expect-exit:" and "# vm-expect-verdict:" headers say) and every scenarios/*.sh, each in
 # its own guest boot. Prints "PASS name (Ns)" or "FAIL name: reason" per scenario and ends with
-# "N passed, N failed"; exits non-zero on any failure.
+# "N passed, N failed"; exits non-zero on any failure. Afterwards every capture the scenarios brought back
+# is decoded by rdmadiag and by tshark and compared field by field (the "decode-oracle" entry).
 set -uo pipefail
 
 usage() {
@@ -144,4 +145,17 @@ for f in "${SCENARIOS[@]}"; do
         report FAIL "$name" "expected exit $want_rc with '$want_verdict', got exit $rc: $verdict (see $OUT/$name)"
     fi
 done
+
+# Interop scenario 7: every capture the guest brought back, decoded by rdmadiag and by tshark, compared field by
+# field (tests/RdmaDiag.Tests/Interop/GuestCaptureOracleTests.cs, which reads RDMADIAG_VM_RESULTS).
+if [ -n "$(find "$OUT" -mindepth 2 -name '*.pcap' -print -quit)" ]; then
+    t=$EPOCHREALTIME
+    if RDMADIAG_VM_RESULTS=$OUT dotnet test "$REPO/tests/RdmaDiag.Tests" --filter "FullyQualifiedName~SiwInterop.GuestCaptureOracle" \
+            -nologo --logger "console;verbosity=detailed" > "$OUT/decode-oracle.log" 2>&1 \
+            && grep -q 'Passed RdmaDiag.Tests.SiwInterop' "$OUT/decode-oracle.log"; then
+        report PASS decode-oracle "$(since "$t")s; $(grep -m1 -E '^ *[0-9]+ captures, ' "$OUT/decode-oracle.log" | sed 's/^ *//')"
+    else
+        report FAIL decode-oracle "rdmadiag decode and tshark differ, or the comparison did not run: $(grep -m1 -E 'frame [0-9]+|error|Skipped' "$OUT/decode-oracle.log" | sed 's/^ *//') (see $OUT/decode-oracle.log)"
+    fi
+fi
 finish

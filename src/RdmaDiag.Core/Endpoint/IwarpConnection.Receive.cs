@@ -750,7 +750,8 @@ public sealed partial class IwarpConnection
         string about = (terminate.CopiedDdpHeader is { } copied
                 ? $"; it names our {RdmapOpcodes.GetSpecName(new RdmapControl(copied.RdmapControl).Opcode)} ({copied}{(terminate.SegmentLengthValid ? $", {terminate.DdpSegmentLength} octets" : "")})"
                 : "")
-            + (terminate.CopiedReadRequest is { } request ? $", Read Request {request}" : "");
+            + (terminate.CopiedReadRequest is { } request ? $", Read Request {request}" : "")
+            + (terminate.SiwBitfieldLayout ? "; the Terminate is in Linux siw's little-endian bitfield layout" : "");
         StopReceiving();
         Fail(new IwarpException(kind, _fenceOpen ? ConnectionPhase.FullOperation : ConnectionPhase.ReadyToReceive,
             $"the peer sent Terminate {terminate.LayerValue}/{terminate.EType}/0x{terminate.ErrorCode:X2}: {error.Description}{about}")

@@ -13,7 +13,11 @@ public sealed class CheckCommand : Command
 {
     private readonly Argument<string> _host = new("host") { Description = "The server: a host name or an IP address" };
     private readonly Option<int> _port = new("--port") { Description = "TCP port of the iWARP listener", DefaultValueFactory = _ => IwarpSetupOptions.DefaultPort };
-    private readonly Option<bool> _soft = new("--soft") { Description = "Probe with RdmaDiag's userspace iWARP endpoint (MPA/DDP/RDMAP over the host's TCP, like siw); the only engine in this build, so the default" };
+    private readonly Option<bool> _soft = new("--soft") { Description = "Probe with RdmaDiag's userspace iWARP endpoint (MPA/DDP/RDMAP over the host's TCP, like siw); the default" };
+    private readonly Option<bool> _verbs = new("--verbs") { Description = "Probe through rdma_cm on this host's RDMA device (kernel siw, an RNIC); needs --rping" };
+    private readonly Option<bool> _rping = new("--rping") { Description = "Speak rping's protocol (against `rping -s` or `serve --rping`): Read and Write back --count pings, verified" };
+    private readonly Option<int> _count = new("--count") { Description = "rping pings to run (rping -C)", DefaultValueFactory = _ => 1 };
+    private readonly Option<int> _rpingSize = new("--rping-size") { Description = "rping ping size in octets (rping -S)", DefaultValueFactory = _ => RdmaDiag.Rping.RpingProtocol.DefaultSize };
     private readonly Option<bool> _json = new("--json") { Description = "Print one JSON document: verdict, cause, sentence, fix, mpa, stages, operations, capture, findings" };
     private readonly Option<double?> _timeoutScale = new("--timeout-scale") { Description = "Multiply every stage timeout and the 30 s budget by this factor" };
     private readonly Option<double?> _connectTimeout = new("--connect-timeout") { Description = "Seconds to wait for the TCP handshake (default 5)" };
@@ -32,7 +36,7 @@ public sealed class CheckCommand : Command
     public CheckCommand() : base("check", "Say why an iWARP connection to HOST fails, stage by stage, with one verdict (its cause id is the exit code).")
     {
         Arguments.Add(_host);
-        foreach (Option option in (Option[])[_port, _soft, _json, _timeoutScale, _connectTimeout, _mpaTimeout, _opTimeout, _mpaRev, _crc, _markers,
+        foreach (Option option in (Option[])[_port, _soft, _verbs, _rping, _count, _rpingSize, _json, _timeoutScale, _connectTimeout, _mpaTimeout, _opTimeout, _mpaRev, _crc, _markers,
                      _p2p, _ird, _ord, _privateData, _sizes, _noCapture])
         {
             Options.Add(option);
@@ -44,15 +48,28 @@ public sealed class CheckCommand : Command
     {
         TextWriter output = parse.InvocationConfiguration.Output;
         string? p2p = parse.GetValue(_p2p);
+        // rping's IRD and ORD (1) unless given: what a stock rping initiator puts in its MPA Request. Over the soft
+        // endpoint more than one ping takes IRD 2: it frees an IRD slot only once its Read Response has left the
+        // socket, and a server whose next Read Request arrives first would be terminated for an IRD overrun.
+        bool rping = parse.GetValue(_rping);
+        int? rpingOrd = rping ? RdmaDiag.Rping.RpingProtocol.ReadDepth : null;
+        int? rpingIrd = rping && !parse.GetValue(_verbs) && parse.GetValue(_count) > 1 ? RdmaDiag.Rping.RpingProtocol.ReadDepth + 1 : rpingOrd;
         IwarpSetupOptions setup = IwarpSetupOptions.FromCommandLine(
             mpaRevision: parse.GetValue(_mpaRev),
             crc: parse.GetValue(_crc),
             markers: parse.GetValue(_markers),
             p2p: p2p is null || p2p.Equals("none", StringComparison.OrdinalIgnoreCase) ? null : p2p,
-            ird: parse.GetValue(_ird),
-            ord: parse.GetValue(_ord));
+            ird: parse.GetValue(_ird) ?? rpingIrd,
+            ord: parse.GetValue(_ord) ?? rpingOrd);
+        bool verbs = parse.GetValue(_verbs);
+        if (verbs && parse.GetValue(_soft))
+        {
+            throw new UserInputException("--soft and --verbs both given; choose one engine");
+        }
         var options = new CheckOptions
         {
+            Verbs = verbs,
+            Rping = rping ? new RpingCheck(parse.GetValue(_count), parse.GetValue(_rpingSize)) : null,
             Host = parse.GetValue(_host)!,
             Port = IwarpSetupOptions.CheckPort(parse.GetValue(_port)),
             Setup = setup,

@@ -196,4 +196,57 @@ public class TerminateTests
         Assert.Equal(OperationStatus.Done, RdmapCodec.TryDecode(ulpdu, out var segment, out _));
         Assert.Equal([0xAA, 0xBB], segment.Payload.ToArray());
     }
+
+    // Linux siw 6.1's Terminate for `rping -S 100` against a 64-octet server, captured in the qemu guest
+    // (tests/vm rping-terminate): its control word 11 01 03 00 is struct iwarp_terminate's little-endian
+    // bitfields (Layer 1 low, EType 1 high, M=1 D=1 as 0x01|0x02), followed by the segment length and the
+    // copied tagged header of our Read Response.
+    private const string SiwReadResponseTerminate = "4147 00000000 00000002 00000001 00000000 11010300 0064 c142 a90f6b00 00005634a83e1130";
+
+    [Fact]
+    public void Terminate_SiwBitfieldLayoutFromRealSiw_DecodesLayerTypeCodeAndCopy()
+    {
+        Assert.Equal(OperationStatus.Done, RdmapCodec.TryDecode(WireVectors.Hex(SiwReadResponseTerminate), out var segment, out _));
+        var terminate = segment.Header.Terminate;
+        Assert.True(terminate.SiwBitfieldLayout);
+        Assert.Same(TerminateErrors.DdpTaggedBaseOrBounds, terminate.Error);
+        Assert.True(terminate.SegmentLengthValid);
+        Assert.True(terminate.DdpHeaderIncluded);
+        Assert.False(terminate.RdmaHeaderIncluded);
+        Assert.Equal(0, terminate.Reserved);
+        Assert.Equal(100, terminate.DdpSegmentLength);
+        var copy = terminate.CopiedDdpHeader!.Value;
+        Assert.True(copy.Tagged);
+        Assert.Equal(0xA90F6B00u, copy.STag);
+        Assert.Equal(0x5634A83E1130ul, copy.TaggedOffset);
+        Assert.Equal(RdmapOpcode.RdmaReadResponse, new RdmapControl(copy.RdmapControl).Opcode);
+        Assert.True(segment.Payload.IsEmpty);
+    }
+
+    [Theory]
+    [InlineData("12020000", false)] // RFC: DDP untagged, no buffer; no flags
+    [InlineData("1202C000", false)] // RFC with M and D
+    [InlineData("21020000", true)]  // siw: layer 1 etype 2 swapped; 2/1/0x02 is unassigned, 1/2/0x02 is catalogued
+    [InlineData("21020300", true)]  // siw with M and D
+    [InlineData("11010000", false)] // both orders mean the same: read as the RFC's
+    [InlineData("20021FFF", false)] // RFC reserved bits set
+    [InlineData("11010700", true)]  // siw M, D and R
+    [InlineData("11010900", false)] // 0x08 is reserved in siw's layout too: not siw's
+    public void IsSiwBitfieldLayout_ControlWord_TellsLayoutApart(string control, bool siw)
+    {
+        Assert.Equal(siw, TerminateHeader.IsSiwBitfieldLayout(WireVectors.Hex(control)));
+    }
+
+    [Fact]
+    public void Terminate_SiwLayoutWritten_RoundTripsAndMatchesSiwOctets()
+    {
+        var ddp = DdpHeader.CreateTagged(RdmapControl.Encode(RdmapOpcode.RdmaReadResponse), 0xA90F6B00, 0x5634A83E1130);
+        var header = new TerminateHeader(TerminateErrors.DdpTaggedBaseOrBounds, 100, ddp) { SiwBitfieldLayout = true };
+        var buffer = Enumerable.Repeat((byte)0xFF, header.Length).ToArray();
+        Assert.Equal(20, header.Write(buffer));
+        Assert.Equal(WireVectors.Hex(SiwReadResponseTerminate)[18..], buffer);
+        Assert.Equal(OperationStatus.Done, TerminateHeader.TryRead(buffer, out var read, out _, out _));
+        Assert.True(read.SiwBitfieldLayout);
+        Assert.Equal(ddp, read.CopiedDdpHeader);
+    }
 }

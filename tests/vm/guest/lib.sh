@@ -19,6 +19,12 @@
 #   wait_output FILE SECS             wait until FILE is not empty; 1 if SECS pass first
 #   elapsed_since T0                  seconds since T0 (a value of now_s), 2 decimals
 #   now_s                             monotonic seconds with centiseconds, from /proc/uptime
+#   need_rdmadiag                     put an `rdmadiag` command on PATH (the shared Release build under the
+#                                     shared .NET runtime); fails when run-guest.sh got no --build
+#   json_value FILE KEY               the first "KEY": value of an indented JSON file (strings unquoted)
+#   wait_file_line FILE REGEX SECS    wait until FILE has a line matching REGEX; 1 if SECS pass first
+#   stop_process PID SECS             SIGTERM, then wait up to SECS for PID (a child of this shell) to exit;
+#                                     its exit status in STOPPED_STATUS; SIGKILL and return 1 after SECS
 
 RESULTS=/results
 # shellcheck source=SCRIPTDIR/addresses.sh
@@ -193,4 +199,45 @@ expect_rping_iterations() {
     ! grep -qi 'mismatch\|error\|failed' "$client" "$server" \
         || fail "rping reported: $(grep -hi 'mismatch\|error\|failed' "$client" "$server" | head -2 | tr '\n' ' ')"
     echo "rping: $want iterations verified"
+}
+
+# A script rather than a function so that `ip netns exec`, `timeout` and `$!` see rdmadiag itself (exec:
+# the signal a scenario sends reaches dotnet).
+need_rdmadiag() {
+    [ -f /opt/rdmadiag/rdmadiag.dll ] || fail "no build output at /opt/rdmadiag (run-guest.sh --build DIR with a Release build of src/RdmaDiag)"
+    [ -x /usr/share/dotnet/dotnet ] || fail "no .NET runtime shared at /usr/share/dotnet"
+    printf '#!/bin/sh\nexec /usr/share/dotnet/dotnet /opt/rdmadiag/rdmadiag.dll "$@"\n' > /usr/bin/rdmadiag
+    chmod 755 /usr/bin/rdmadiag
+}
+
+json_value() {
+    sed -n -e "s/^ *\"$2\": \"\(.*\)\",\{0,1\}$/\1/p" -e "s/^ *\"$2\": \([^\"{[][^,]*\),\{0,1\}$/\1/p" "$1" | head -n 1
+}
+
+wait_file_line() {
+    local file=$1 regex=$2 secs=$3 t0
+    t0=$(now_s)
+    until grep -qE "$regex" "$file" 2>/dev/null; do
+        [ "$(awk -v e="$(elapsed_since "$t0")" -v s="$secs" 'BEGIN { print (e >= s) }')" = 0 ] || return 1
+        sleep 0.2
+    done
+}
+
+# SIGTERM, not SIGINT: a non-interactive shell starts background commands with SIGINT ignored, and a process
+# cannot catch a signal it inherited as ignored.
+stop_process() {
+    local pid=$1 secs=$2 i=0
+    kill -TERM "$pid" 2>/dev/null
+    while kill -0 "$pid" 2>/dev/null; do
+        i=$((i + 1))
+        if [ "$i" -gt $((secs * 10)) ]; then
+            kill -KILL "$pid" 2>/dev/null
+            wait "$pid" 2>/dev/null
+            STOPPED_STATUS=killed
+            return 1
+        fi
+        sleep 0.1
+    done
+    wait "$pid" 2>/dev/null
+    STOPPED_STATUS=$?
 }

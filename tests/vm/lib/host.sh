@@ -13,6 +13,9 @@
 #   expect_line PCAP REGEX            the decode has a line matching REGEX (grep -E)
 #   mpa_crcs PCAP                     every FPDU CRC, one per line: "0x........ Good|Bad|unchecked"
 #   tcp_count PCAP FILTER             packets matching a tshark display filter
+#   rdmadiag_decode PCAP              `rdmadiag decode --json PCAP` with the build run-guest.sh shared
+#                                     (RDMADIAG_BUILD), kept as PCAP.rdmadiag.json; prints its path
+#   rdmadiag_frames PCAP JQFILTER     how many of rdmadiag's decoded FPDUs match a jq select() condition
 
 fail() {
     echo "FAIL: $*" >&2
@@ -94,4 +97,23 @@ expect_rping_capture() {
         [ "$nonzero" = 0 ] || fail "$pcap: $nonzero FPDUs carry a CRC although none was negotiated"
         echo "$pcap: $(mpa_crcs "$pcap" | grep -c .) FPDUs, CRC field zero (not negotiated)"
     fi
+}
+
+rdmadiag_decode() {
+    local pcap=$1 out=$1.rdmadiag.json
+    [ -f "$pcap" ] || fail "capture $pcap is missing"
+    [ -n "${RDMADIAG_BUILD:-}" ] || fail "no RdmaDiag build to decode $pcap with (run-guest.sh --build DIR)"
+    if [ ! -s "$out" ]; then
+        # decode's exit status is its verdict (a Terminate is a failed flow), so success is a JSON document.
+        dotnet "$RDMADIAG_BUILD/rdmadiag.dll" decode --json "$pcap" > "$out" 2> "$out.err"
+        jq -e '.frames' "$out" > /dev/null 2>&1 || fail "rdmadiag decode --json $pcap gave no frames: $(head -3 "$out.err" "$out")"
+        rm -f "$out.err"
+    fi
+    echo "$out"
+}
+
+rdmadiag_frames() {
+    local json
+    json=$(rdmadiag_decode "$1") || exit 1
+    jq "[.frames[] | select($2)] | length" "$json"
 }

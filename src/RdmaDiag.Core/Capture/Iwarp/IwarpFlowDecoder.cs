@@ -744,6 +744,10 @@ internal sealed class IwarpFlowDecoder : IStreamConsumer
         {
             sb.Append(" Layer 2 with error type 3 is how Chelsio cxgb4 sends MPA errors.");
         }
+        if (t.SiwBitfieldLayout)
+        {
+            sb.Append(" Terminate in Linux siw's little-endian bitfield layout (EType in the high nibble of the first octet, M/D/R as 0x01/0x02/0x04 of the third); decoded as siw meant it.");
+        }
         if (t.CopiedDdpHeader is { } ddp)
         {
             sb.Append($" The offending segment: {ddp}; DDP segment length {t.DdpSegmentLength}{(t.SegmentLengthValid ? "" : " (M=0: not valid)")}.");

@@ -79,6 +79,22 @@ public sealed record CheckTimeouts
 }
 
 /// <summary>What <c>rdmadiag check</c> probes and how.</summary>
+/// <summary>The rping pings a check runs: <paramref name="Count"/> of <paramref name="Size"/> octets (rping -C, -S).</summary>
+public sealed record RpingCheck(int Count = 1, int Size = Rping.RpingProtocol.DefaultSize)
+{
+    public void Validate()
+    {
+        if (Count < 1)
+        {
+            throw new UserInputException($"--count {Count} must be at least 1");
+        }
+        if (Size is < Rping.RpingProtocol.MinSize or > Rping.RpingProtocol.MaxSize)
+        {
+            throw new UserInputException($"--rping-size {Size} is outside rping's {Rping.RpingProtocol.MinSize} to {Rping.RpingProtocol.MaxSize} octets");
+        }
+    }
+}
+
 public sealed record CheckOptions
 {
     /// <summary>Message sizes (octets) of the probe operations: 64 B, then growing to 1 MiB.</summary>
@@ -107,6 +123,12 @@ public sealed record CheckOptions
 
     /// <summary>Capture the check's own traffic with libpcap (when available and permitted) and decode it.</summary>
     public bool Capture { get; init; } = true;
+
+    /// <summary>Connect through rdma_cm on this host's RDMA device (kernel siw, an RNIC) instead of the userspace endpoint.</summary>
+    public bool Verbs { get; init; }
+
+    /// <summary>Speak rping's protocol (to a stock <c>rping -s</c> or <c>serve --rping</c>) instead of the probe protocol.</summary>
+    public RpingCheck? Rping { get; init; }
 
     /// <summary>Where the RDMA devices are read from (the live host, or a fixture tree in tests).</summary>
     public IHostSource DeviceHost { get; init; } = HostSource.Live;
@@ -165,6 +187,11 @@ public sealed record CheckOptions
         if (string.IsNullOrWhiteSpace(Host))
         {
             throw new UserInputException("HOST is empty; expected a host name or an IP address of the server");
+        }
+        Rping?.Validate();
+        if (Verbs && Rping is null)
+        {
+            throw new UserInputException("--verbs needs --rping: over rdma_cm this build speaks rping's protocol only (the probe protocol of serve --soft runs on the userspace endpoint)");
         }
     }
 }

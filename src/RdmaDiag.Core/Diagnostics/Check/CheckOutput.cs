@@ -13,7 +13,8 @@ public static class CheckOutput
 {
     /// <summary>The first line, printed before the probing starts so a user knows what is being waited for.</summary>
     public static string Banner(CheckOptions options) =>
-        $"rdmadiag check {options.Host} port {options.Port}: userspace iWARP endpoint ({options.Setup}); at most {options.Timeouts.Total.TotalSeconds:0.#} s";
+        $"rdmadiag check {options.Host} port {options.Port}: {(options.Verbs ? "rdma_cm on this host's RDMA device" : $"userspace iWARP endpoint ({options.Setup})")}"
+        + $"{(options.Rping is { } rping ? $", rping protocol ({rping.Count} x {rping.Size} B)" : "")}; at most {options.Timeouts.Total.TotalSeconds:0.#} s";
 
     public static void WriteText(TextWriter o, CheckReport report)
     {

@@ -5,6 +5,8 @@ using System.Net.NetworkInformation;
 using System.Net.Sockets;
 using RdmaDiag.Diagnostics.Check.Route;
 using RdmaDiag.Endpoint;
+using RdmaDiag.Rping;
+using RdmaDiag.Verbs;
 using RdmaDiag.Wire.Mpa;
 
 namespace RdmaDiag.Diagnostics.Check;
@@ -214,6 +216,11 @@ public static class CheckRunner
 
         private void Probe(IPEndPoint target)
         {
+            if (options.Rping is not null || options.Verbs)
+            {
+                ProbeTransport(target, options.Rping ?? new RpingCheck());
+                return;
+            }
             int maxSize = options.Sizes.Max();
             using var connection = new IwarpConnection();
             var probe = new ProbeClient(connection, _timeouts.Operation, maxSize);
@@ -230,24 +237,8 @@ public static class CheckRunner
             {
                 _o.SetupError = e;
             }
-            TimeSpan connectElapsed = Stopwatch.GetElapsedTime(connectStart);
-            tcp.Elapsed = connectElapsed;
-            mpa.Elapsed = connectElapsed;
-            _stages.Add(mpa);
-            if (_o.SetupError is { Phase: ConnectionPhase.TcpConnect } tcpError)
+            if (TcpFailed(tcp, mpa, connectStart))
             {
-                tcp.Status = StageStatus.Failed;
-                tcp.Evidence.Add(tcpError.Message);
-                if (tcpError.Kind == IwarpErrorKind.TcpUnreachable && _o.Route is { } route && route.NextHop.AddressFamily == AddressFamily.InterNetwork)
-                {
-                    _o.NextHopState = RouteLookup.NeighbourState(route.NextHop);
-                    tcp.Evidence.Add($"ARP entry of the next hop {route.NextHop}: {_o.NextHopState ?? "none"}");
-                }
-                mpa.Status = StageStatus.Skipped;
-                mpa.Elapsed = TimeSpan.Zero;
-                mpa.Timeout = TimeSpan.Zero;
-                mpa.Evidence.Add("the TCP connection was not established");
-                SkipFrom(StageNames.RdmaOps, "the TCP connection was not established");
                 return;
             }
             _o.ClientPort = (connection.LocalEndPoint as IPEndPoint)?.Port;
@@ -255,12 +246,7 @@ public static class CheckRunner
             mpa.Evidence.Add($"sent: {_request}");
             if (_o.SetupError is { } setupError)
             {
-                mpa.Status = StageStatus.Failed;
-                if (setupError.PeerFrame is { } frame)
-                {
-                    mpa.Evidence.Add($"received: {frame}");
-                }
-                mpa.Evidence.Add($"{setupError.Kind}: {setupError.Message}");
+                MpaFailed(mpa, setupError);
                 RetryRevisionOne(target, setupError, mpa);
                 SkipFrom(StageNames.RdmaOps, "MPA setup failed");
                 return;
@@ -271,6 +257,165 @@ public static class CheckRunner
 
             Operations(connection, probe, parameters);
             Teardown(connection);
+        }
+
+        /// <summary>
+        /// Ends the tcp-connect and mpa-exchange stages of one connect call (both take its time until the capture
+        /// tells them apart); puts a failure in the TCP phase into them (with the next hop's ARP state when
+        /// unreachable) and returns true, or false when TCP got through.
+        /// </summary>
+        private bool TcpFailed(Stage tcp, Stage mpa, long connectStart)
+        {
+            TimeSpan connectElapsed = Stopwatch.GetElapsedTime(connectStart);
+            tcp.Elapsed = connectElapsed;
+            mpa.Elapsed = connectElapsed;
+            _stages.Add(mpa);
+            if (_o.SetupError is not { Phase: ConnectionPhase.TcpConnect } tcpError)
+            {
+                return false;
+            }
+            tcp.Status = StageStatus.Failed;
+            tcp.Evidence.Add(tcpError.Message);
+            if (tcpError.Kind == IwarpErrorKind.TcpUnreachable && _o.Route is { } route && route.NextHop.AddressFamily == AddressFamily.InterNetwork)
+            {
+                _o.NextHopState = RouteLookup.NeighbourState(route.NextHop);
+                tcp.Evidence.Add($"ARP entry of the next hop {route.NextHop}: {_o.NextHopState ?? "none"}");
+            }
+            mpa.Status = StageStatus.Skipped;
+            mpa.Elapsed = TimeSpan.Zero;
+            mpa.Timeout = TimeSpan.Zero;
+            mpa.Evidence.Add("the TCP connection was not established");
+            SkipFrom(StageNames.RdmaOps, "the TCP connection was not established");
+            return true;
+        }
+
+        private static void MpaFailed(Stage mpa, IwarpException error)
+        {
+            mpa.Status = StageStatus.Failed;
+            if (error.PeerFrame is { } frame)
+            {
+                mpa.Evidence.Add($"received: {frame}");
+            }
+            mpa.Evidence.Add($"{error.Kind}: {error.Message}");
+        }
+
+        /// <summary>
+        /// rping's protocol over the userspace endpoint or rdma_cm (ClientConnector): the same stages as the probe
+        /// protocol, with the pings in rdma-ops. rdma_cm does TCP and MPA inside one call, so a setup failure is
+        /// placed by its phase.
+        /// </summary>
+        private void ProbeTransport(IPEndPoint target, RpingCheck rping)
+        {
+            var tcp = Begin(StageNames.TcpConnect, Bounded(_timeouts.Connect));
+            var mpa = new Stage(StageNames.MpaExchange, Bounded(_timeouts.Mpa));
+            IwarpSetupOptions setup = options.Setup with { ConnectTimeout = tcp.Timeout, HandshakeTimeout = mpa.Timeout };
+            ClientConnector connector = options.Verbs
+                ? ClientConnector.Verbs(VerbsOptions.Rping with { ConnectTimeout = tcp.Timeout + mpa.Timeout, PrivateData = options.PrivateData.ToArray() })
+                : ClientConnector.Soft(setup, options.PrivateData);
+            if (!options.Verbs)
+            {
+                _request = MpaNegotiation.BuildRequest(setup, options.PrivateData);
+            }
+            IRdmaTransport? transport = null;
+            RpingClient? client = null;
+            string? inForce = null;
+            long connectStart = Stopwatch.GetTimestamp();
+            try
+            {
+                transport = connector.Prepare(target);
+                client = new RpingClient(transport, rping.Size, _timeouts.Operation);
+                inForce = connector.Connect(transport);
+            }
+            catch (IwarpException e)
+            {
+                _o.SetupError = e;
+            }
+            catch (VerbsUnavailableException e)
+            {
+                client?.Dispose();
+                transport?.Dispose();
+                throw new UserInputException($"--verbs: {e.Message}");
+            }
+            try
+            {
+                if (TcpFailed(tcp, mpa, connectStart))
+                {
+                    return;
+                }
+                _o.ClientPort = (transport?.LocalEndPoint as IPEndPoint)?.Port;
+                tcp.Evidence.Add(_o.ClientPort is not null ? $"established {transport!.LocalEndPoint} → {target}" : $"established to {target} ({connector.Name})");
+                if (_request is not null)
+                {
+                    mpa.Evidence.Add($"sent: {_request}");
+                }
+                else
+                {
+                    mpa.Evidence.Add("rdma_cm: the kernel's iWARP driver sends the MPA Request and negotiates");
+                }
+                if (_o.SetupError is { } setupError)
+                {
+                    MpaFailed(mpa, setupError);
+                    SkipFrom(StageNames.RdmaOps, "MPA setup failed");
+                    return;
+                }
+                if (transport is SoftTransport soft)
+                {
+                    _o.Parameters = soft.Connection.Parameters;
+                    mpa.Evidence.Add($"received: {_o.Parameters?.Reply}");
+                }
+                else
+                {
+                    _o.KernelConnection = inForce;
+                }
+                mpa.Evidence.Add($"negotiated: {inForce}");
+                Pings(transport!, client!, rping);
+            }
+            finally
+            {
+                client?.Dispose();
+                transport?.Dispose();
+            }
+        }
+
+        private void Pings(IRdmaTransport transport, RpingClient client, RpingCheck rping)
+        {
+            var stage = Begin(StageNames.RdmaOps, _timeouts.Operation);
+            stage.Evidence.Add($"rping protocol: {rping.Count} ping(s) of {rping.Size} octets over {transport.Name}");
+            for (int ping = 0; ping < rping.Count; ping++)
+            {
+                ProbeResult? result;
+                try
+                {
+                    result = client.Ping(ping);
+                }
+                catch (Exception e) when (e is IwarpException or InvalidDataException)
+                {
+                    IwarpException? error = transport.Error ?? e as IwarpException;
+                    stage.Status = StageStatus.Failed;
+                    stage.Evidence.Add($"ping {ping}: {(error is null ? e.Message : $"{error.Kind}: {error.Message}")}");
+                    _o.Failure = new OperationFailure("rping", rping.Size, stage.Name, error, error?.Message ?? e.Message, error is null);
+                    break;
+                }
+                _o.Operations.Add(result);
+                stage.Evidence.Add($"ping {ping}: {(result.Verified ? "verified" : "NOT verified")} in {Ms(result.Elapsed)} ms (\"{client.LastData}\"){(result.Verified ? "" : $": {result.Detail}")}");
+                if (!result.Verified)
+                {
+                    stage.Status = StageStatus.Failed;
+                    _o.Failure = new OperationFailure("rping", rping.Size, stage.Name, transport.Error, result.Detail);
+                    break;
+                }
+            }
+            Done(stage, 0);
+            _stages.Add(Stage.Skipped(StageNames.LargeMessages, "rping's protocol runs its pings in rdma-ops"));
+            if (_o.Failure is not null)
+            {
+                _stages.Add(Stage.Skipped(StageNames.Teardown, $"the connection failed: {transport.Error?.Kind.ToString() ?? "data not verified"}"));
+                return;
+            }
+            var teardown = Begin(StageNames.Teardown, Bounded(_timeouts.Teardown));
+            transport.Close();
+            teardown.Evidence.Add($"closed after {rping.Count} verified ping(s)");
+            Done(teardown, 0);
         }
 
         /// <summary>

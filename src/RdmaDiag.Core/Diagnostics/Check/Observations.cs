@@ -112,6 +112,9 @@ public sealed class CheckObservations
 
     public NegotiatedParameters? Parameters { get; set; }
 
+    /// <summary>What an rdma_cm connection runs with (device, QP, IRD/ORD) when the kernel did the MPA exchange (check --verbs).</summary>
+    public string? KernelConnection { get; set; }
+
     /// <summary>Local port of the probed connection (to pick its flow in the capture).</summary>
     public int? ClientPort { get; set; }
 

@@ -369,6 +369,7 @@ public static class VerdictRules
         string decoded = e.Terminate is { } term
             ? $"Terminate layer {term.Layer} ({term.LayerValue}), type {term.EType}, code 0x{term.ErrorCode:X2} ({term.Error.Name}): {term.Error.Description}"
               + (term.CopiedDdpHeader is { } copied ? $"; it names this side's {RdmapOpcodes.GetSpecName(new RdmapControl(copied.RdmapControl).Opcode)}" : "")
+              + (term.SiwBitfieldLayout ? " (sent in Linux siw's little-endian bitfield layout)" : "")
             : e.Message;
         string hint = failure.Operation == "hello" && e.Terminate is { Layer: TerminateLayer.Ddp }
             ? $" If {Target(o)} is not `rdmadiag serve --soft` (rping, an application), its receive buffers may be smaller than the 64-octet probe HELLO; check against serve --soft to verify RDMA operations."
@@ -431,7 +432,8 @@ public static class VerdictRules
             ? "no RDMA operation was run"
             : $"{string.Join(", ", verified.Select(r => r.Operation).Distinct().Select(Spec))} verified at {string.Join(", ", verified.Select(r => SizeText(r.Size)).Distinct())}";
         string skipped = o.Skipped.Count > 0 ? $" (not run: {string.Join("; ", o.Skipped)})" : "";
-        string mpa = o.Parameters is { } p ? $"MPA rev {p.ReplyRevision}, CRC {(p.Crc ? "on" : "off")}, markers {(p.MarkersSent || p.MarkersReceived ? "on" : "off")}, {(p.PeerToPeer ? $"peer-to-peer with a {p.Rtr.ToString().ToLowerInvariant()} RTR" : "client/server")}, IRD {p.Ird}/ORD {p.Ord}" : "MPA";
+        string mpa = o.Parameters is { } p ? $"MPA rev {p.ReplyRevision}, CRC {(p.Crc ? "on" : "off")}, markers {(p.MarkersSent || p.MarkersReceived ? "on" : "off")}, {(p.PeerToPeer ? $"peer-to-peer with a {p.Rtr.ToString().ToLowerInvariant()} RTR" : "client/server")}, IRD {p.Ird}/ORD {p.Ord}"
+            : o.KernelConnection is { } kernel ? $"MPA negotiated by the kernel's iWARP driver ({kernel})" : "MPA";
         return new CheckVerdict(CheckCauses.Ok, $"iWARP to {Target(o)} works: {mpa}; {ops}{skipped}.", CheckCauses.Ok.Fix);
     }
 

@@ -21,6 +21,17 @@ namespace RdmaDiag.Wire.Rdmap;
 /// </code>
 /// M: the DDP Segment Length is valid. siw sends R=1 without RDMA header octets for Send errors; that
 /// reads as <see cref="RdmaHeaderMissing"/>. cxgb4 sends Layer 2 with EType 3 for MPA errors.
+/// <para>Linux siw (6.1, struct iwarp_terminate with little-endian bitfields) lays the control word out
+/// as the C compiler does on x86, which is not the RFC's order:</para>
+/// <code>
+///   octet 0: EType (high nibble) | Layer (low nibble)
+///   octet 1: Error Code
+///   octet 2: Reserved (0xF8) | R 0x04 | D 0x02 | M 0x01
+///   octet 3: Reserved
+/// </code>
+/// A control word whose RFC flag bits (0xE0 of octet 2) are clear while siw's (0x07) are set and the rest
+/// of octets 2-3 is zero, or one with no flags either way whose nibbles only name a catalogued error when
+/// swapped, is read in siw's layout and marked <see cref="SiwBitfieldLayout"/>.
 /// </summary>
 public readonly struct TerminateHeader
 {
@@ -33,6 +44,11 @@ public readonly struct TerminateHeader
     public const uint DdpHeaderIncludedFlag = 0x0000_4000;
     public const uint RdmaHeaderIncludedFlag = 0x0000_2000;
     public const uint ReservedMask = 0x0000_1FFF;
+    public const byte SiwSegmentLengthValidFlag = 0x01;
+    public const byte SiwDdpHeaderIncludedFlag = 0x02;
+    public const byte SiwRdmaHeaderIncludedFlag = 0x04;
+    private const byte RfcFlagsInOctet2 = 0xE0;
+    private const byte SiwFlagsInOctet2 = 0x07;
 
     /// <summary>
     /// A Terminate for <paramref name="error"/>. D and R follow from the copies given; M from
@@ -76,6 +92,12 @@ public readonly struct TerminateHeader
     /// <summary>R flag as sent.</summary>
     public bool RdmaHeaderIncluded { get; init; }
 
+    /// <summary>
+    /// The control word came (or is written) in Linux siw's little-endian bitfield layout: Layer and EType
+    /// nibbles swapped, M/D/R as 0x01/0x02/0x04 of the third octet.
+    /// </summary>
+    public bool SiwBitfieldLayout { get; init; }
+
     /// <summary>The 13 reserved bits as received; written as zero.</summary>
     public ushort Reserved { get; init; }
 
@@ -114,9 +136,28 @@ public readonly struct TerminateHeader
             return OperationStatus.InvalidData;
         }
         uint control = BinaryPrimitives.ReadUInt32BigEndian(source);
-        bool m = (control & SegmentLengthValidFlag) != 0;
-        bool d = (control & DdpHeaderIncludedFlag) != 0;
-        bool r = (control & RdmaHeaderIncludedFlag) != 0;
+        bool siw = IsSiwBitfieldLayout(source);
+        byte layer, etype;
+        bool m, d, r;
+        ushort reserved;
+        if (siw)
+        {
+            layer = (byte)(source[0] & 0x0F);
+            etype = (byte)(source[0] >> 4);
+            m = (source[2] & SiwSegmentLengthValidFlag) != 0;
+            d = (source[2] & SiwDdpHeaderIncludedFlag) != 0;
+            r = (source[2] & SiwRdmaHeaderIncludedFlag) != 0;
+            reserved = (ushort)((source[2] >> 3) | (source[3] << 5));
+        }
+        else
+        {
+            layer = (byte)((control & LayerMask) >> 28);
+            etype = (byte)((control & ETypeMask) >> 24);
+            m = (control & SegmentLengthValidFlag) != 0;
+            d = (control & DdpHeaderIncludedFlag) != 0;
+            r = (control & RdmaHeaderIncludedFlag) != 0;
+            reserved = (ushort)(control & ReservedMask);
+        }
         int at = ControlLength;
         ushort segmentLength = 0;
         DdpHeader? ddpHeader = null;
@@ -147,13 +188,14 @@ public readonly struct TerminateHeader
         }
         header = new TerminateHeader
         {
-            LayerValue = (byte)((control & LayerMask) >> 28),
-            EType = (byte)((control & ETypeMask) >> 24),
-            ErrorCode = (byte)((control & ErrorCodeMask) >> 16),
+            LayerValue = layer,
+            EType = etype,
+            ErrorCode = source[1],
             SegmentLengthValid = m,
             DdpHeaderIncluded = d,
             RdmaHeaderIncluded = r,
-            Reserved = (ushort)(control & ReservedMask),
+            SiwBitfieldLayout = siw,
+            Reserved = reserved,
             DdpSegmentLength = segmentLength,
             CopiedDdpHeader = ddpHeader,
             CopiedReadRequest = readRequest,
@@ -162,17 +204,45 @@ public readonly struct TerminateHeader
         return OperationStatus.Done;
     }
 
+    /// <summary>Whether a control word (at least 4 octets) is in Linux siw's bitfield layout; see the type's remarks.</summary>
+    public static bool IsSiwBitfieldLayout(ReadOnlySpan<byte> control)
+    {
+        if (control.Length < ControlLength || (control[2] & RfcFlagsInOctet2) != 0 || control[3] != 0)
+        {
+            return false;
+        }
+        if (control[2] != 0)
+        {
+            return (control[2] & ~SiwFlagsInOctet2) == 0;
+        }
+        // No flags either way: only the nibble order can tell, and only when one order names a known error.
+        byte high = (byte)(control[0] >> 4), low = (byte)(control[0] & 0x0F);
+        return high != low && !TerminateErrors.Lookup(high, low, control[1]).IsKnown && TerminateErrors.Lookup(low, high, control[1]).IsKnown;
+    }
+
     /// <summary>
     /// Writes the header: flags as set on this value, reserved bits zero, the segment length and DDP copy
-    /// only when a DDP header copy is present, the Read Request copy when present. Returns <see cref="Length"/>.
+    /// only when a DDP header copy is present, the Read Request copy when present; the control word in siw's layout when
+    /// <see cref="SiwBitfieldLayout"/> is set (a test peer acting as siw). Returns <see cref="Length"/>.
     /// </summary>
     public int Write(Span<byte> destination)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(destination.Length, Length, nameof(destination));
-        uint control = ((uint)(LayerValue & 0xF) << 28) | ((uint)(EType & 0xF) << 24) | ((uint)ErrorCode << 16)
-            | (SegmentLengthValid ? SegmentLengthValidFlag : 0) | (DdpHeaderIncluded ? DdpHeaderIncludedFlag : 0)
-            | (RdmaHeaderIncluded ? RdmaHeaderIncludedFlag : 0);
-        BinaryPrimitives.WriteUInt32BigEndian(destination, control);
+        if (SiwBitfieldLayout)
+        {
+            destination[0] = (byte)(((EType & 0xF) << 4) | (LayerValue & 0xF));
+            destination[1] = ErrorCode;
+            destination[2] = (byte)((SegmentLengthValid ? SiwSegmentLengthValidFlag : 0) | (DdpHeaderIncluded ? SiwDdpHeaderIncludedFlag : 0)
+                | (RdmaHeaderIncluded ? SiwRdmaHeaderIncludedFlag : 0));
+            destination[3] = 0;
+        }
+        else
+        {
+            uint control = ((uint)(LayerValue & 0xF) << 28) | ((uint)(EType & 0xF) << 24) | ((uint)ErrorCode << 16)
+                | (SegmentLengthValid ? SegmentLengthValidFlag : 0) | (DdpHeaderIncluded ? DdpHeaderIncludedFlag : 0)
+                | (RdmaHeaderIncluded ? RdmaHeaderIncludedFlag : 0);
+            BinaryPrimitives.WriteUInt32BigEndian(destination, control);
+        }
         int at = ControlLength;
         if (CopiedDdpHeader is { } ddp)
         {
@@ -188,5 +258,5 @@ public readonly struct TerminateHeader
     }
 
     public override string ToString() =>
-        $"Terminate {LayerValue}/{EType}/0x{ErrorCode:X2} {Error.Name}{(SegmentLengthValid ? $" M len {DdpSegmentLength}" : "")}{(DdpHeaderIncluded ? " D" : "")}{(RdmaHeaderIncluded ? " R" : "")}";
+        $"Terminate {LayerValue}/{EType}/0x{ErrorCode:X2} {Error.Name}{(SegmentLengthValid ? $" M len {DdpSegmentLength}" : "")}{(DdpHeaderIncluded ? " D" : "")}{(RdmaHeaderIncluded ? " R" : "")}{(SiwBitfieldLayout ? " (siw bitfield layout)" : "")}";
 }

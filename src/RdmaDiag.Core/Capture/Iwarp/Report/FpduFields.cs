@@ -114,6 +114,11 @@ public static class FpduFields
         w.WriteBoolean("iwarp_rdma.hdrct_d", t.DdpHeaderIncluded);
         w.WriteBoolean("iwarp_rdma.hdrct_r", t.RdmaHeaderIncluded);
         w.WriteString("rdmadiag.term_error", t.Error.Name);
+        if (t.SiwBitfieldLayout)
+        {
+            // tshark reads this control word in the RFC's order (M=0 D=0, Reserved 0x0300 for siw's M=1 D=1).
+            w.WriteBoolean("rdmadiag.term_siw_bitfield_layout", true);
+        }
         if (f.TerminateSegmentLengthField >= 0)
         {
             w.WriteNumber("iwarp_rdma.term_ddp_seg_len", f.TerminateSegmentLengthField);
