@@ -148,7 +148,7 @@ public sealed record LatencyComparison(
     {
         foreach (var path in new[] { a, b }.Where(p => p.Kind == LatencyPathKind.Verbs))
         {
-            VerbsTransport.ThrowUnavailable(path.Device);
+            VerbsTransport.CheckAvailable(path.Device);
         }
         var (pathA, overhead) = Measure(a, modes, settings);
         var (pathB, _) = Measure(b, modes, settings);
