@@ -172,18 +172,20 @@ internal sealed class SoftLatencyClient : IDisposable
     /// <summary>Checks the responder's MPA Reply private data and the run's sizes against its limit.</summary>
     private void Admitted(string host, IPEndPoint target, ReadOnlySpan<byte> reply, string engine)
     {
+        var kind = engine == "--soft" ? "soft" : "verbs";
         if (!SoftLatencyProtocol.TryReadReply(reply, out var version, out var status, out var maxMessage))
         {
-            throw new UserInputException($"{host} ({target}): an MPA responder, but not a latency responder (its Reply carries no RDLT private data); `rdmadiag serve {engine}` serves latency on port {SoftLatencyProtocol.DefaultPort}");
+            var serves = engine == "--soft" ? "`rdmadiag serve --soft`" : "`rdmadiag latency serve --verbs`";
+            throw new UserInputException($"{host} ({target}): an MPA responder, but not a {kind} latency responder (its Reply carries no RDLT private data); {serves} serves latency on port {SoftLatencyProtocol.DefaultPort}");
         }
         if (status != SoftLatencyStatus.Ok || version != SoftLatencyProtocol.Version)
         {
-            throw new UserInputException($"{host} ({target}): the latency responder (protocol v{version}) accepted with status {status}; this client speaks v{SoftLatencyProtocol.Version}");
+            throw new UserInputException($"{host} ({target}): the {kind} latency responder (protocol v{version}) accepted with status {status}; this client speaks v{SoftLatencyProtocol.Version}");
         }
         var largest = Settings.Sizes.Max();
         if (largest > maxMessage)
         {
-            throw new UserInputException($"--size {largest}: above the {maxMessage}-byte ({LatencySeries.FormatSize(maxMessage)}) memory region limit of the latency responder at {host}");
+            throw new UserInputException($"--size {largest}: above the {maxMessage}-byte ({LatencySeries.FormatSize(maxMessage)}) memory region limit of the {kind} latency responder at {host}");
         }
         MaxMessage = maxMessage;
     }

@@ -22,6 +22,12 @@ guest() {
     ip netns exec A dotnet /opt/rdmadiag/rdmadiag.dll latency serve --verbs --listen "$NS_A_IP" > serve.txt 2>&1 &
     serve=$!
     wait_listen 18516 A 120
+    # siw listens inside rdma_listen, before the banner is printed.
+    i=0
+    while ! grep -q 'listening on\|rdmadiag:' serve.txt && [ "$i" -lt 300 ]; do
+        i=$((i + 1))
+        sleep 0.2
+    done
     grep -q 'verbs latency responder on' serve.txt || fail "latency serve --verbs: $(tr '\n' ' ' < serve.txt | head -c 600)"
 
     for mode in send write read; do
