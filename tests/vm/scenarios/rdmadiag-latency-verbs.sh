@@ -2,7 +2,8 @@
 # netns A (siwA), `rdmadiag latency send|write|read --verbs` from netns B (siwB), 1000 iterations of
 # 64 bytes each with --json. Each mode must report positive percentiles and its data check (echo
 # sequence numbers, Write tags and both regions, Read pattern) must have run; p50/p99 are recorded,
-# not judged: TCG makes them noisy.
+# not judged: TCG makes them noisy. Then `compare --a verbs@A --b soft:A:18600` puts kernel siw and the
+# userspace endpoint side by side (a `latency serve --soft` on 18600 in A: siw holds TCP 18516 there).
 # vm-siw: default
 # vm-timeout: 600
 # vm-needs: build
@@ -56,9 +57,23 @@ guest() {
         record "latency_verbs.$mode.verified" "$(grep -o "\"$mode: [0-9]* [^\"]*" "$mode.json" | tail -n 1 | cut -c2-80)"
     done
 
-    kill -TERM "$serve"
+    ip netns exec A dotnet /opt/rdmadiag/rdmadiag.dll latency serve --soft --listen "$NS_A_IP" --port 18600 > serve-soft.txt 2>&1 &
+    serve_soft=$!
+    wait_listen 18600 A 120
+    with_timeout 300 ip netns exec B dotnet /opt/rdmadiag/rdmadiag.dll compare --a "verbs@$NS_A_IP" --b "soft:$NS_A_IP:18600" \
+        send write read -n "$ITERATIONS" --json > compare.json 2> compare.err
+    status=$?
+    record latency_verbs.compare.exit "$status"
+    [ "$status" = 0 ] || fail "compare verbs@A soft:A exited $status: $(head -c 600 compare.err) / serve: $(tail -n 3 serve.txt | tr '\n' ' ')"
+    grep -q '"send: verbs through rdma_cm, siwB' compare.json || fail "compare: path A did not run on siwB: $(head -c 600 compare.json)"
+    grep -q '"send: userspace iWARP endpoint' compare.json || fail "compare: path B did not run on the userspace endpoint: $(head -c 600 compare.json)"
+    record latency_verbs.compare.rows "$(grep -c '"mode": "[a-z]*",$' compare.json)"
+
+    kill -TERM "$serve" "$serve_soft"
     wait "$serve"
     record latency_verbs.serve_exit $?
-    [ "$(grep -c 'closed by the peer' serve.txt)" = 3 ] \
-        || fail "latency serve --verbs did not see 3 clean closes: $(grep -v listening serve.txt | tr '\n' ' ' | head -c 600)"
+    wait "$serve_soft"
+    record latency_verbs.serve_soft_exit $?
+    [ "$(grep -c 'closed by the peer' serve.txt)" = 6 ] \
+        || fail "latency serve --verbs did not see 6 clean closes: $(grep -v listening serve.txt | tr '\n' ' ' | head -c 600)"
 }
