@@ -60,7 +60,7 @@ public sealed class SendPingPongMode : RdmaLatencyMode
             }
             var transport = client.Transport;
             transport.PostReceive(1, receive, 0, length);
-            transport.PostSend(0, send, 0, length, PostFlags.None);
+            LatencyPosts.Send(transport, send, length);
             var completion = client.WaitReceive();
             if (completion.ByteLength != length)
             {

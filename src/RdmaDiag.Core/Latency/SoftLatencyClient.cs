@@ -224,7 +224,7 @@ internal sealed class SoftLatencyClient : IDisposable
         {
             request.Write(_request.Span);
         }
-        Transport.PostSend(0, _request, 0, zeroLength ? 0 : SoftLatencyProtocol.ControlLength, PostFlags.None);
+        LatencyPosts.Send(Transport, _request, zeroLength ? 0 : SoftLatencyProtocol.ControlLength);
         var completion = WaitReceive();
         if (!SoftLatencyControl.TryRead(_control.Span[..completion.ByteLength], out var reply, out var error))
         {

@@ -380,7 +380,7 @@ public sealed class SoftLatencyResponder : IDisposable
                 }
                 var next = ReferenceEquals(current, _a) ? _b : _a;
                 Transport.PostReceive(1, next, 0, capacity);
-                Transport.PostSend(0, current, 0, completion.ByteLength, PostFlags.None);
+                LatencyPosts.Send(Transport, current, completion.ByteLength);
                 current = next;
                 count++;
             }
@@ -415,7 +415,7 @@ public sealed class SoftLatencyResponder : IDisposable
                     status = SoftLatencyStatus.DataMismatch;
                 }
                 source.Span[^1] = SoftLatencyProtocol.Tag(exchange);
-                Transport.PostWrite(0, source, 0, setup.Size, setup.STag, setup.TaggedOffset, PostFlags.None);
+                LatencyPosts.Write(Transport, source, setup.STag, setup.TaggedOffset);
                 previous = (byte)seen;
             }
             // The end marker came after the client saw our last Write, so its own last Write is
@@ -447,7 +447,7 @@ public sealed class SoftLatencyResponder : IDisposable
         private void Reply(in SoftLatencyControl message)
         {
             message.Write(_reply.Span);
-            Transport.PostSend(0, _reply, 0, SoftLatencyProtocol.ControlLength, PostFlags.None);
+            LatencyPosts.Send(Transport, _reply, SoftLatencyProtocol.ControlLength);
         }
     }
 

@@ -71,7 +71,7 @@ public sealed class WritePingPongMode : RdmaLatencyMode
         {
             var tag = SoftLatencyProtocol.Tag(++Count);
             send.Span[^1] = tag;
-            client.Transport.PostWrite(0, send, 0, send.Length, ready.STag, ready.TaggedOffset, PostFlags.None);
+            LatencyPosts.Write(client.Transport, send, ready.STag, ready.TaggedOffset);
             var seen = LastOctetPoller.WaitForChange(region, _previous, client.Transport, client.Settings.BusyPoll, client.TimeoutTicks, watchCompletions: false, out _);
             if (seen != tag)
             {
