@@ -16,9 +16,10 @@ public enum LatencyPathKind
 
 /// <summary>
 /// One side of `rdmadiag compare`, parsed from a SPEC: <c>soft</c>, <c>soft:HOST[:PORT]</c>,
-/// <c>soft+crc[:HOST[:PORT]]</c> (MPA CRCs required on this path), <c>verbs[:DEV]</c>,
-/// <c>tcp[:HOST[:PORT]]</c>. An IPv6 HOST with a PORT goes in brackets: <c>soft:[fd00::2]:18516</c>.
-/// Without HOST the path runs against an in-process responder on loopback.
+/// <c>soft+crc[:HOST[:PORT]]</c> (MPA CRCs required on this path), <c>verbs[:DEV]@HOST[:PORT]</c>
+/// (a verbs responder, `rdmadiag latency serve --verbs`, at HOST), <c>tcp[:HOST[:PORT]]</c>. An IPv6 HOST
+/// with a PORT goes in brackets: <c>soft:[fd00::2]:18516</c>. Without HOST the path runs against an
+/// in-process responder on loopback (soft and tcp only: a verbs responder needs a device of its own).
 /// </summary>
 public sealed record LatencyPath(LatencyPathKind Kind, string Spec, string? Host = null, int Port = 0, bool Crc = false, string? Device = null)
 {
@@ -26,9 +27,12 @@ public sealed record LatencyPath(LatencyPathKind Kind, string Spec, string? Host
     public static LatencyPath Parse(string option, string spec)
     {
         var text = spec.Trim();
-        var colon = text.IndexOf(':');
-        var kindText = (colon < 0 ? text : text[..colon]).ToLowerInvariant();
-        var rest = colon < 0 ? "" : text[(colon + 1)..];
+        var at = text.IndexOf('@');
+        var target = at < 0 ? null : text[(at + 1)..];
+        var head = at < 0 ? text : text[..at];
+        var colon = head.IndexOf(':');
+        var kindText = (colon < 0 ? head : head[..colon]).ToLowerInvariant();
+        var rest = colon < 0 ? "" : head[(colon + 1)..];
         var crc = kindText.EndsWith("+crc", StringComparison.Ordinal);
         if (crc)
         {
@@ -39,15 +43,25 @@ public sealed record LatencyPath(LatencyPathKind Kind, string Spec, string? Host
             "soft" => LatencyPathKind.Soft,
             "verbs" => LatencyPathKind.Verbs,
             "tcp" => LatencyPathKind.Tcp,
-            _ => throw new UserInputException($"{option} '{spec}': expected soft, soft:HOST, soft+crc:HOST, verbs:DEV or tcp:HOST"),
+            _ => throw new UserInputException($"{option} '{spec}': expected soft, soft:HOST, soft+crc:HOST, verbs:DEV, verbs@HOST or tcp:HOST"),
         };
+        if (target is not null && kind != LatencyPathKind.Verbs)
+        {
+            throw new UserInputException($"{option} '{spec}': @HOST belongs to verbs paths; a {kindText} path takes :HOST");
+        }
         if (crc && kind != LatencyPathKind.Soft)
         {
             throw new UserInputException($"{option} '{spec}': +crc applies to soft paths only (MPA CRCs of the userspace endpoint)");
         }
         if (kind == LatencyPathKind.Verbs)
         {
-            return new LatencyPath(kind, text, Device: rest.Length == 0 ? null : rest);
+            var device = rest.Length == 0 ? null : rest;
+            if (target is null)
+            {
+                return new LatencyPath(kind, text, Device: device);
+            }
+            var (verbsHost, verbsPort) = SplitHostPort(option, spec, target);
+            return new LatencyPath(kind, text, verbsHost, verbsPort, Device: device);
         }
         if (rest.Length == 0)
         {
@@ -148,7 +162,7 @@ public sealed record LatencyComparison(
     {
         foreach (var path in new[] { a, b }.Where(p => p.Kind == LatencyPathKind.Verbs))
         {
-            VerbsTransport.ThrowUnavailable(path.Device);
+            VerbsTransport.CheckAvailable(path.Device);
         }
         var (pathA, overhead) = Measure(a, modes, settings);
         var (pathB, _) = Measure(b, modes, settings);

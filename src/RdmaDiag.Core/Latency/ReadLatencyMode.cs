@@ -1,4 +1,5 @@
 using RdmaDiag.Endpoint;
+using RdmaDiag.Verbs;
 
 namespace RdmaDiag.Latency;
 
@@ -14,7 +15,7 @@ public sealed class ReadLatencyMode : RdmaLatencyMode
 
     public override string Name => "read";
 
-    public override string Description => "RDMA Read latency over the userspace iWARP endpoint (as ib_read_lat); sample = post to completion";
+    public override string Description => "RDMA Read latency over the userspace iWARP endpoint or a verbs device (as ib_read_lat); sample = post to completion";
 
     private protected override ILatencySession CreateSession(SoftLatencyClient client, List<string> notes) => new Session(client, notes);
 
@@ -28,43 +29,34 @@ public sealed class ReadLatencyMode : RdmaLatencyMode
 
         public IReadOnlyList<LatencySeries> Measure(int size, SamplePlan plan)
         {
-            var connection = client.Connection;
-            var sink = GC.AllocateArray<byte>(size, pinned: true);
-            var mr = connection.RegisterMemory(sink, MemoryAccess.LocalWrite);
-            try
+            using var sink = client.Transport.Register(size, MemoryAccess.LocalWrite);
+            var ready = client.BeginSize(size, out var seed);
+            var expected = new byte[size];
+            ProbeMessage.FillPattern(expected, seed);
+            long reads = 0;
+            var recorder = plan.Measure(() => Once(sink, ready, expected, ++reads), 1);
+            if (reads > 1)
             {
-                var ready = client.BeginSize(size, out var seed);
-                var expected = new byte[size];
-                ProbeMessage.FillPattern(expected, seed);
-                long reads = 0;
-                var recorder = plan.Measure(() => Once(mr, ready, expected, ++reads), 1);
-                if (reads > 1)
-                {
-                    Verify(sink, expected, "last");
-                }
-                client.EndSize(size);
-                return [new LatencySeries("read", "", size, "post→completion", recorder)];
+                Verify(sink.Span, expected, "last");
             }
-            finally
-            {
-                connection.DeregisterMemory(mr);
-            }
+            client.EndSize(size);
+            return [new LatencySeries("read", "", size, "post→completion", recorder)];
         }
 
-        private void Once(MemoryRegion sink, in SoftLatencyControl ready, byte[] expected, long read)
+        private void Once(TransportRegion sink, in SoftLatencyControl ready, byte[] expected, long read)
         {
-            var connection = client.Connection;
+            var transport = client.Transport;
             var id = ++_workRequest;
-            connection.PostRead(id, sink, sink.BaseTO, sink.Length, ready.STag, ready.TaggedOffset);
-            var completion = connection.WaitForCompletion(client.Settings.ReplyTimeout);
+            transport.PostRead(id, sink, 0, sink.Length, ready.STag, ready.TaggedOffset);
+            var completion = transport.WaitForCompletion(client.Settings.ReplyTimeout);
             if (completion.Opcode != CompletionOpcode.RdmaRead || !completion.IsSuccess || completion.WorkRequestId != id || completion.ByteLength != sink.Length)
             {
                 throw new IOException($"read {LatencySeries.FormatSize(sink.Length)}: Read {id} ended as {completion}");
             }
             if (read == 1)
             {
-                Verify(sink.Memory.Span, expected, "first");
-                sink.Memory.Span.Clear();
+                Verify(sink.Span, expected, "first");
+                sink.Span.Clear();
             }
         }
 

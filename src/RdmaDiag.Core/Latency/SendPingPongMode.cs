@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using RdmaDiag.Endpoint;
+using RdmaDiag.Verbs;
 
 namespace RdmaDiag.Latency;
 
@@ -14,7 +15,7 @@ public sealed class SendPingPongMode : RdmaLatencyMode
 
     public override string Name => "send";
 
-    public override string Description => "RDMA Send/Recv ping-pong over the userspace iWARP endpoint (as ib_send_lat); sample = RTT/2";
+    public override string Description => "RDMA Send/Recv ping-pong over the userspace iWARP endpoint or a verbs device (as ib_send_lat); sample = RTT/2";
 
     private protected override ILatencySession CreateSession(SoftLatencyClient client, List<string> notes) => new Session(client, notes);
 
@@ -28,17 +29,18 @@ public sealed class SendPingPongMode : RdmaLatencyMode
 
         public IReadOnlyList<LatencySeries> Measure(int size, SamplePlan plan)
         {
+            var transport = client.Transport;
+            using var send = transport.Register(size, MemoryAccess.None);
+            using var receive = transport.Register(size, MemoryAccess.LocalWrite);
             client.BeginSize(size, out var seed);
-            var send = GC.AllocateArray<byte>(size, pinned: true);
-            var receive = GC.AllocateArray<byte>(size, pinned: true);
-            ProbeMessage.FillPattern(send, seed);
+            ProbeMessage.FillPattern(send.Span, seed);
             var before = _sequence;
             var recorder = plan.Measure(() => Once(send, receive), 2);
             var served = _sequence - before;
-            if (served > 0 && !receive.AsSpan().SequenceEqual(send))
+            if (served > 0 && !receive.Span.SequenceEqual(send.Span))
             {
-                var at = receive.AsSpan().CommonPrefixLength(send);
-                throw new IOException($"send {LatencySeries.FormatSize(size)}: octet {at} of the last echo is 0x{receive[at]:X2}, sent 0x{send[at]:X2}");
+                var at = receive.Span.CommonPrefixLength(send.Span);
+                throw new IOException($"send {LatencySeries.FormatSize(size)}: octet {at} of the last echo is 0x{receive.Span[at]:X2}, sent 0x{send.Span[at]:X2}");
             }
             var done = client.EndSize(size);
             if (done.Count != served)
@@ -48,27 +50,28 @@ public sealed class SendPingPongMode : RdmaLatencyMode
             return [new LatencySeries("send", "", size, "rtt/2", recorder)];
         }
 
-        private void Once(byte[] send, byte[] receive)
+        private void Once(TransportRegion send, TransportRegion receive)
         {
             var sequence = ++_sequence;
-            if (send.Length >= sizeof(long))
+            var length = send.Length;
+            if (length >= sizeof(long))
             {
-                BinaryPrimitives.WriteInt64LittleEndian(send, sequence);
+                BinaryPrimitives.WriteInt64LittleEndian(send.Span, sequence);
             }
-            var connection = client.Connection;
-            connection.PostReceive(1, receive);
-            connection.PostSend(0, send, PostFlags.None);
+            var transport = client.Transport;
+            transport.PostReceive(1, receive, 0, length);
+            LatencyPosts.Send(transport, send, length);
             var completion = client.WaitReceive();
-            if (completion.ByteLength != send.Length)
+            if (completion.ByteLength != length)
             {
-                throw new IOException($"send {LatencySeries.FormatSize(send.Length)}: an echo of {completion.ByteLength} octets");
+                throw new IOException($"send {LatencySeries.FormatSize(length)}: an echo of {completion.ByteLength} octets");
             }
-            if (send.Length >= sizeof(long))
+            if (length >= sizeof(long))
             {
-                var echoed = BinaryPrimitives.ReadInt64LittleEndian(receive);
+                var echoed = BinaryPrimitives.ReadInt64LittleEndian(receive.Span);
                 if (echoed != sequence)
                 {
-                    throw new IOException($"send {LatencySeries.FormatSize(send.Length)}: echo {echoed} answers no request (expected {sequence})");
+                    throw new IOException($"send {LatencySeries.FormatSize(length)}: echo {echoed} answers no request (expected {sequence})");
                 }
                 _verified++;
             }

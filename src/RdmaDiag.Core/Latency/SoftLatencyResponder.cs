@@ -3,12 +3,16 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using RdmaDiag.Endpoint;
+using RdmaDiag.Native;
+using RdmaDiag.Verbs;
 
 namespace RdmaDiag.Latency;
 
 /// <summary>
-/// The far end of `rdmadiag latency send|write|read --soft`: an MPA responder on the userspace endpoint
-/// that speaks <see cref="SoftLatencyProtocol"/>. Each connection gets its own thread: it echoes Sends
+/// The far end of `rdmadiag latency send|write|read`: a responder that speaks
+/// <see cref="SoftLatencyProtocol"/> on the userspace endpoint (--soft) or through rdma_cm on this
+/// host's RDMA device (--verbs, <see cref="StartVerbs"/>); the sessions run over
+/// <see cref="IRdmaTransport"/>, the same code on both. Each connection gets its own thread: it echoes Sends
 /// (send), answers each RDMA Write by polling its region's last octet and Writing back (write), or
 /// lets the client Read its region (read). Send and read connections have no receive thread: the
 /// session thread drives the stream itself (inline progress), one thread hand-off less per message.
@@ -23,7 +27,7 @@ public sealed class SoftLatencyResponder : IDisposable
     /// <summary>A session whose client sends nothing for this long (inside a size) is ended.</summary>
     private static readonly TimeSpan IdleLimit = TimeSpan.FromSeconds(30);
 
-    private readonly IwarpListener _listener;
+    private readonly Doorway _listener;
     private readonly TextWriter _log;
     private readonly CancellationTokenSource _stop = new();
     private readonly Thread _acceptThread;
@@ -33,23 +37,55 @@ public sealed class SoftLatencyResponder : IDisposable
 
     /// <exception cref="UserInputException">the address cannot be bound.</exception>
     public SoftLatencyResponder(IPEndPoint listenOn, IwarpSetupOptions? setup = null, TextWriter? log = null, int maxMessage = SoftLatencyProtocol.MaxMessageSize)
+        : this(log, maxMessage, responder =>
+        {
+            try
+            {
+                return new SoftDoorway(IwarpListener.Start(listenOn, setup,
+                    failure => responder.Log(failure.RemoteEndPoint, $"setup failed: {SoftServer.Describe(failure)}")));
+            }
+            catch (SocketException e)
+            {
+                throw new UserInputException($"soft latency responder: cannot listen on {listenOn}: {e.Message}");
+            }
+        })
+    {
+    }
+
+    private SoftLatencyResponder(TextWriter? log, int maxMessage, Func<SoftLatencyResponder, Doorway> listen)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(maxMessage, 1);
         MaxMessage = maxMessage;
         _log = log is null ? TextWriter.Null : TextWriter.Synchronized(log);
-        try
-        {
-            _listener = IwarpListener.Start(listenOn, setup, failure => Log(failure.RemoteEndPoint, $"setup failed: {SoftServer.Describe(failure)}"));
-        }
-        catch (SocketException e)
-        {
-            throw new UserInputException($"soft latency responder: cannot listen on {listenOn}: {e.Message}");
-        }
-        _acceptThread = new Thread(AcceptLoop) { Name = "soft latency accept", IsBackground = true };
+        _listener = listen(this);
+        _acceptThread = new Thread(AcceptLoop) { Name = $"{_listener.Engine} latency accept", IsBackground = true };
         _acceptThread.Start();
     }
 
-    public IPEndPoint LocalEndPoint => _listener.LocalEndPoint;
+    /// <summary>
+    /// A responder listening through rdma_cm on <paramref name="listenOn"/> (the device that holds the
+    /// address serves). Throws <see cref="VerbsUnavailableException"/> when this host has no usable RDMA,
+    /// <see cref="UserInputException"/> when the address cannot be bound.
+    /// </summary>
+    public static SoftLatencyResponder StartVerbs(IPEndPoint listenOn, TextWriter? log = null, int maxMessage = SoftLatencyProtocol.MaxMessageSize) =>
+        new(log, maxMessage, responder =>
+        {
+            try
+            {
+                var listener = VerbsListener.Start(listenOn, VerbsOptions.Default);
+                listener.SetupFailed += (peer, why) => responder.Log(peer, $"setup failed: {why}");
+                return new VerbsDoorway(listener);
+            }
+            catch (RdmaNativeException e)
+            {
+                throw new UserInputException($"verbs latency responder: cannot listen on {listenOn}: {e.Message}");
+            }
+        });
+
+    public IPEndPoint LocalEndPoint => (IPEndPoint)_listener.LocalEndPoint;
+
+    /// <summary>"soft" or "verbs".</summary>
+    public string Engine => _listener.Engine;
 
     /// <summary>The largest message (and region) this responder accepts, announced in every MPA Reply.</summary>
     public int MaxMessage { get; }
@@ -91,7 +127,7 @@ public sealed class SoftLatencyResponder : IDisposable
         }
         foreach (var session in sessions)
         {
-            session.Connection.Dispose();
+            session.Transport.Dispose();
         }
         foreach (var session in sessions)
         {
@@ -103,28 +139,32 @@ public sealed class SoftLatencyResponder : IDisposable
     {
         while (!_stop.IsCancellationRequested)
         {
-            IwarpConnectionRequest request;
+            Request request;
             try
             {
-                request = _listener.AcceptAsync(_stop.Token).GetAwaiter().GetResult();
+                request = _listener.Accept(_stop.Token);
             }
-            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
+            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or System.Threading.Channels.ChannelClosedException)
             {
                 return;
             }
-            using (request)
+            try
             {
                 Admit(request);
+            }
+            finally
+            {
+                request.Release();
             }
         }
     }
 
-    private void Admit(IwarpConnectionRequest request)
+    private void Admit(Request request)
     {
         var peer = request.RemoteEndPoint;
         if (!SoftLatencyProtocol.TryReadHello(request.PrivateData.Span, out var version, out var op, out var flags))
         {
-            Refuse(request, SoftLatencyStatus.BadRequest, $"refused: private data {IwarpException.FormatBytes(request.PrivateData.Span[..Math.Min(16, request.PrivateData.Length)])} is not a soft latency hello");
+            Refuse(request, SoftLatencyStatus.BadRequest, $"refused: private data {IwarpException.FormatBytes(request.PrivateData.Span[..Math.Min(16, request.PrivateData.Length)])} is not a latency hello");
             return;
         }
         if (version != SoftLatencyProtocol.Version)
@@ -147,21 +187,18 @@ public sealed class SoftLatencyResponder : IDisposable
             }
         }
         var busyPoll = (flags & SoftLatencyProtocol.FlagBusyPoll) != 0;
-        var connection = new IwarpConnection(new IwarpConnectionOptions
-        {
-            Progress = op == SoftLatencyOp.Write ? ProgressMode.Background : ProgressMode.Inline,
-            BusyPoll = busyPoll,
-        });
-        var session = new Session(this, connection, op, busyPoll, peer);
+        var transport = request.Take(op, busyPoll);
+        Session session;
         try
         {
-            var parameters = request.Accept(connection, SoftLatencyProtocol.WriteReply(SoftLatencyStatus.Ok, MaxMessage));
+            session = new Session(this, transport, op, busyPoll, peer);
+            var parameters = request.Accept(SoftLatencyProtocol.WriteReply(SoftLatencyStatus.Ok, MaxMessage));
             Log(peer, $"established: {op.ToString().ToLowerInvariant()}{(busyPoll ? " busy-poll" : "")}, {parameters}");
         }
         catch (Exception e) when (e is IwarpException or SocketException or UserInputException or ObjectDisposedException or InvalidOperationException)
         {
             Log(peer, $"accept failed: {(e is IwarpException iw ? SoftServer.Describe(iw) : e.Message)}");
-            connection.Dispose();
+            transport.Dispose();
             return;
         }
         Interlocked.Increment(ref _accepted);
@@ -172,7 +209,7 @@ public sealed class SoftLatencyResponder : IDisposable
         session.Thread.Start();
     }
 
-    private void Refuse(IwarpConnectionRequest request, SoftLatencyStatus status, string why)
+    private void Refuse(Request request, SoftLatencyStatus status, string why)
     {
         Log(request.RemoteEndPoint, why);
         try
@@ -195,25 +232,27 @@ public sealed class SoftLatencyResponder : IDisposable
         private readonly SoftLatencyOp _op;
         private readonly bool _busyPoll;
         private readonly EndPoint? _peer;
-        private readonly byte[] _control = new byte[SoftLatencyProtocol.ControlLength];
-        private readonly byte[] _reply = new byte[SoftLatencyProtocol.ControlLength];
-        private byte[] _a = [];
-        private byte[] _b = [];
+        private readonly TransportRegion _control;
+        private readonly TransportRegion _reply;
+        private TransportRegion? _a;
+        private TransportRegion? _b;
         private int _sizes;
 
-        public Session(SoftLatencyResponder owner, IwarpConnection connection, SoftLatencyOp op, bool busyPoll, EndPoint? peer)
+        public Session(SoftLatencyResponder owner, IRdmaTransport transport, SoftLatencyOp op, bool busyPoll, EndPoint? peer)
         {
             _owner = owner;
-            Connection = connection;
+            Transport = transport;
             _op = op;
             _busyPoll = busyPoll;
             _peer = peer;
+            _control = transport.Register(SoftLatencyProtocol.ControlLength, MemoryAccess.LocalWrite);
+            _reply = transport.Register(SoftLatencyProtocol.ControlLength, MemoryAccess.None);
             // Posted before the Reply goes out: the client's Setup may follow it at once.
-            connection.PostReceive(0, _control);
-            Thread = new Thread(Run) { Name = $"soft latency {op.ToString().ToLowerInvariant()}", IsBackground = true };
+            PostControlReceive();
+            Thread = new Thread(Run) { Name = $"{owner.Engine} latency {op.ToString().ToLowerInvariant()}", IsBackground = true };
         }
 
-        public IwarpConnection Connection { get; }
+        public IRdmaTransport Transport { get; }
 
         public Thread Thread { get; }
 
@@ -229,16 +268,16 @@ public sealed class SoftLatencyResponder : IDisposable
                     {
                         continue;
                     }
-                    if (!SoftLatencyControl.TryRead(_control.AsSpan(0, completion.ByteLength), out var setup, out var error) || setup.Opcode != SoftLatencyOpcode.Setup)
+                    if (!SoftLatencyControl.TryRead(_control.Span[..completion.ByteLength], out var setup, out var error) || setup.Opcode != SoftLatencyOpcode.Setup)
                     {
                         _owner.Log(_peer, $"bad Setup: {(error.Length > 0 ? error : $"opcode {setup.Opcode}")}");
-                        Connection.PostReceive(0, _control);
+                        PostControlReceive();
                         Reply(new SoftLatencyControl(SoftLatencyOpcode.Ready, SoftLatencyStatus.BadRequest));
                         continue;
                     }
                     if (setup.Size < 1 || setup.Size > _owner.MaxMessage)
                     {
-                        Connection.PostReceive(0, _control);
+                        PostControlReceive();
                         Reply(new SoftLatencyControl(SoftLatencyOpcode.Ready, SoftLatencyStatus.BadRequest, setup.Size));
                         continue;
                     }
@@ -248,14 +287,15 @@ public sealed class SoftLatencyResponder : IDisposable
                         SoftLatencyOp.Write => ServeWrite(setup),
                         _ => ServeRead(setup),
                     };
-                    Connection.PostReceive(0, _control);
+                    PostControlReceive();
                     Reply(done);
                     _sizes++;
                 }
             }
             catch (IwarpException e) when (e.Kind is IwarpErrorKind.ConnectionClosed or IwarpErrorKind.LocalClose)
             {
-                _owner.Log(_peer, $"{(_owner._stop.IsCancellationRequested ? "closed at shutdown" : "closed by the peer")} after {_sizes} size(s), {Connection.BytesReceived} octets in, {Connection.BytesSent} out, {clock.Elapsed.TotalSeconds:0.###} s");
+                var octets = Transport is SoftTransport soft ? $", {soft.Connection.BytesReceived} octets in, {soft.Connection.BytesSent} out" : "";
+                _owner.Log(_peer, $"{(_owner._stop.IsCancellationRequested ? "closed at shutdown" : "closed by the peer")} after {_sizes} size(s){octets}, {clock.Elapsed.TotalSeconds:0.###} s");
             }
             catch (IwarpException e)
             {
@@ -272,9 +312,11 @@ public sealed class SoftLatencyResponder : IDisposable
             }
             finally
             {
-                Connection.Dispose();
+                Transport.Dispose();
             }
         }
+
+        private void PostControlReceive() => Transport.PostReceive(0, _control, 0, SoftLatencyProtocol.ControlLength);
 
         /// <summary>Between sizes: waits as long as the client likes, until the connection closes.</summary>
         private Completion WaitIdle()
@@ -283,7 +325,7 @@ public sealed class SoftLatencyResponder : IDisposable
             {
                 try
                 {
-                    return Connection.WaitForCompletion(TimeSpan.FromSeconds(1));
+                    return Transport.WaitForCompletion(TimeSpan.FromSeconds(1));
                 }
                 catch (IwarpException e) when (e.Kind == IwarpErrorKind.Stall)
                 {
@@ -300,7 +342,7 @@ public sealed class SoftLatencyResponder : IDisposable
                 Completion completion;
                 try
                 {
-                    completion = Connection.WaitForCompletion(IdleLimit);
+                    completion = Transport.WaitForCompletion(IdleLimit);
                 }
                 catch (IwarpException e) when (e.Kind == IwarpErrorKind.Stall)
                 {
@@ -318,13 +360,15 @@ public sealed class SoftLatencyResponder : IDisposable
             // One receive posted at a time, swapped before each echo: the client sends the next message
             // only after our echo arrived, and its end marker (0 octets) fits any buffer.
             var capacity = Math.Max(setup.Size, SoftLatencyProtocol.ControlLength);
-            if (_a.Length < capacity)
+            if (_a is null || _b is null || _a.Length < capacity)
             {
-                _a = new byte[capacity];
-                _b = new byte[capacity];
+                _a?.Dispose();
+                _b?.Dispose();
+                _a = Transport.Register(capacity, MemoryAccess.LocalWrite);
+                _b = Transport.Register(capacity, MemoryAccess.LocalWrite);
             }
             var current = _a;
-            Connection.PostReceive(1, current.AsMemory(0, capacity));
+            Transport.PostReceive(1, current, 0, capacity);
             Reply(new SoftLatencyControl(SoftLatencyOpcode.Ready, Size: setup.Size));
             long count = 0;
             while (true)
@@ -335,8 +379,8 @@ public sealed class SoftLatencyResponder : IDisposable
                     break;
                 }
                 var next = ReferenceEquals(current, _a) ? _b : _a;
-                Connection.PostReceive(1, next.AsMemory(0, capacity));
-                Connection.PostSend(0, current.AsSpan(0, completion.ByteLength), PostFlags.None);
+                Transport.PostReceive(1, next, 0, capacity);
+                LatencyPosts.Send(Transport, current, completion.ByteLength);
                 current = next;
                 count++;
             }
@@ -345,81 +389,182 @@ public sealed class SoftLatencyResponder : IDisposable
 
         private SoftLatencyControl ServeWrite(in SoftLatencyControl setup)
         {
-            var region = new byte[setup.Size];
-            var mr = Connection.RegisterMemory(region, MemoryAccess.LocalWrite | MemoryAccess.RemoteWrite);
-            try
+            using var region = Transport.Register(setup.Size, MemoryAccess.LocalWrite | MemoryAccess.RemoteWrite);
+            using var source = Transport.Register(setup.Size, MemoryAccess.None);
+            Endpoint.ProbeMessage.FillPattern(source.Span, SoftLatencyProtocol.ResponderSeed(setup.Seed));
+            PostControlReceive();
+            Reply(new SoftLatencyControl(SoftLatencyOpcode.Ready, Size: setup.Size, TaggedOffset: region.RemoteAddress, STag: region.RemoteKey));
+            var idleTicks = (long)(IdleLimit.TotalSeconds * Stopwatch.Frequency);
+            byte previous = 0;
+            long exchange = 0;
+            var status = SoftLatencyStatus.Ok;
+            while (true)
             {
-                var source = new byte[setup.Size];
-                Endpoint.ProbeMessage.FillPattern(source, SoftLatencyProtocol.ResponderSeed(setup.Seed));
-                Connection.PostReceive(0, _control);
-                Reply(new SoftLatencyControl(SoftLatencyOpcode.Ready, Size: setup.Size, TaggedOffset: mr.BaseTO, STag: mr.STag));
-                var idleTicks = (long)(IdleLimit.TotalSeconds * Stopwatch.Frequency);
-                byte previous = 0;
-                long exchange = 0;
-                var status = SoftLatencyStatus.Ok;
-                while (true)
+                var seen = LastOctetPoller.WaitForChange(region, previous, Transport, _busyPoll, idleTicks, watchCompletions: true, out var completion);
+                if (seen < 0)
                 {
-                    var seen = LastOctetPoller.WaitForChange(region, previous, Connection, _busyPoll, idleTicks, watchCompletions: true, out var completion);
-                    if (seen < 0)
+                    if (completion.Opcode == CompletionOpcode.Receive && completion.ByteLength == 0)
                     {
-                        if (completion.Opcode == CompletionOpcode.Receive && completion.ByteLength == 0)
-                        {
-                            break;
-                        }
-                        continue;
+                        break;
                     }
-                    exchange++;
-                    if (seen != SoftLatencyProtocol.Tag(exchange))
-                    {
-                        status = SoftLatencyStatus.DataMismatch;
-                    }
-                    source[^1] = SoftLatencyProtocol.Tag(exchange);
-                    Connection.PostWrite(0, source, setup.STag, setup.TaggedOffset, PostFlags.None);
-                    previous = (byte)seen;
+                    continue;
                 }
-                // The end marker came after the client saw our last Write, so its own last Write is
-                // placed in full: the region must hold the client's pattern and the last tag.
-                var expected = new byte[setup.Size];
-                Endpoint.ProbeMessage.FillPattern(expected, setup.Seed);
-                expected[^1] = exchange == 0 ? (byte)0 : SoftLatencyProtocol.Tag(exchange);
-                if (exchange > 0 && !region.AsSpan().SequenceEqual(expected))
+                exchange++;
+                if (seen != SoftLatencyProtocol.Tag(exchange))
                 {
                     status = SoftLatencyStatus.DataMismatch;
                 }
-                return new SoftLatencyControl(SoftLatencyOpcode.Done, status, setup.Size, exchange);
+                source.Span[^1] = SoftLatencyProtocol.Tag(exchange);
+                LatencyPosts.Write(Transport, source, setup.STag, setup.TaggedOffset);
+                previous = (byte)seen;
             }
-            finally
+            // The end marker came after the client saw our last Write, so its own last Write is
+            // placed in full: the region must hold the client's pattern and the last tag.
+            var expected = new byte[setup.Size];
+            Endpoint.ProbeMessage.FillPattern(expected, setup.Seed);
+            expected[^1] = exchange == 0 ? (byte)0 : SoftLatencyProtocol.Tag(exchange);
+            if (exchange > 0 && !region.Span.SequenceEqual(expected))
             {
-                Connection.DeregisterMemory(mr);
+                status = SoftLatencyStatus.DataMismatch;
             }
+            return new SoftLatencyControl(SoftLatencyOpcode.Done, status, setup.Size, exchange);
         }
 
         private SoftLatencyControl ServeRead(in SoftLatencyControl setup)
         {
-            var region = new byte[setup.Size];
-            Endpoint.ProbeMessage.FillPattern(region, setup.Seed);
-            var mr = Connection.RegisterMemory(region, MemoryAccess.RemoteRead);
-            try
+            using var region = Transport.Register(setup.Size, MemoryAccess.RemoteRead);
+            Endpoint.ProbeMessage.FillPattern(region.Span, setup.Seed);
+            PostControlReceive();
+            Reply(new SoftLatencyControl(SoftLatencyOpcode.Ready, Size: setup.Size, TaggedOffset: region.RemoteAddress, STag: region.RemoteKey));
+            // The Reads are served by the connection (or the device) while this thread waits and, on the
+            // soft endpoint inline, drives the stream; the end marker is the only message to wait for.
+            while (WaitReceive().ByteLength != 0)
             {
-                Connection.PostReceive(0, _control);
-                Reply(new SoftLatencyControl(SoftLatencyOpcode.Ready, Size: setup.Size, TaggedOffset: mr.BaseTO, STag: mr.STag));
-                // The Reads are served by the connection itself while this thread waits (and, inline,
-                // drives the stream); the end marker is the only message to wait for.
-                while (WaitReceive().ByteLength != 0)
-                {
-                }
-                return new SoftLatencyControl(SoftLatencyOpcode.Done, Size: setup.Size);
             }
-            finally
-            {
-                Connection.DeregisterMemory(mr);
-            }
+            return new SoftLatencyControl(SoftLatencyOpcode.Done, Size: setup.Size);
         }
 
         private void Reply(in SoftLatencyControl message)
         {
-            message.Write(_reply);
-            Connection.PostSend(0, _reply, PostFlags.None);
+            message.Write(_reply.Span);
+            LatencyPosts.Send(Transport, _reply, SoftLatencyProtocol.ControlLength);
+        }
+    }
+
+    /// <summary>Where connection requests come from: the userspace endpoint's listener or rdma_cm's.</summary>
+    private abstract class Doorway : IDisposable
+    {
+        public abstract string Engine { get; }
+
+        public abstract EndPoint LocalEndPoint { get; }
+
+        public abstract Request Accept(CancellationToken cancellationToken);
+
+        public abstract void Dispose();
+    }
+
+    /// <summary>A connection request carrying the client's hello, answered with the Reply's private data.</summary>
+    private abstract class Request
+    {
+        public abstract EndPoint? RemoteEndPoint { get; }
+
+        public abstract ReadOnlyMemory<byte> PrivateData { get; }
+
+        /// <summary>The transport the session runs on, prepared (receives can be posted) but not yet accepted.</summary>
+        public abstract IRdmaTransport Take(SoftLatencyOp op, bool busyPoll);
+
+        /// <summary>Accepts with <paramref name="reply"/>; returns what the connection runs with, for the log.</summary>
+        public abstract string Accept(byte[] reply);
+
+        public abstract void Reject(byte[] reply);
+
+        /// <summary>After Accept or Reject: what the request still holds.</summary>
+        public virtual void Release()
+        {
+        }
+    }
+
+    private sealed class SoftDoorway(IwarpListener listener) : Doorway
+    {
+        public override string Engine => "soft";
+
+        public override EndPoint LocalEndPoint => listener.LocalEndPoint;
+
+        public override Request Accept(CancellationToken cancellationToken) =>
+            new SoftRequest(listener.AcceptAsync(cancellationToken).GetAwaiter().GetResult());
+
+        public override void Dispose() => listener.Dispose();
+    }
+
+    private sealed class SoftRequest(IwarpConnectionRequest request) : Request
+    {
+        private IwarpConnection? _connection;
+
+        public override EndPoint? RemoteEndPoint => request.RemoteEndPoint;
+
+        public override ReadOnlyMemory<byte> PrivateData => request.PrivateData;
+
+        public override IRdmaTransport Take(SoftLatencyOp op, bool busyPoll)
+        {
+            // Write is polled in memory while the receive thread places it; send and read sessions
+            // wait on completions and drive the stream themselves.
+            _connection = new IwarpConnection(new IwarpConnectionOptions
+            {
+                Progress = op == SoftLatencyOp.Write ? ProgressMode.Background : ProgressMode.Inline,
+                BusyPoll = busyPoll,
+            });
+            return new SoftTransport(_connection);
+        }
+
+        public override string Accept(byte[] reply) =>
+            request.Accept(_connection ?? throw new InvalidOperationException("Take the transport before accepting"), reply).ToString();
+
+        public override void Reject(byte[] reply) => request.Reject(reply);
+
+        public override void Release() => request.Dispose();
+    }
+
+    private sealed class VerbsDoorway(VerbsListener listener) : Doorway
+    {
+        public override string Engine => "verbs";
+
+        public override EndPoint LocalEndPoint => listener.LocalEndPoint;
+
+        public override Request Accept(CancellationToken cancellationToken) =>
+            new VerbsRequest(listener.AcceptRequestAsync(cancellationToken).GetAwaiter().GetResult());
+
+        public override void Dispose() => listener.Dispose();
+    }
+
+    private sealed class VerbsRequest(VerbsConnectionRequest request) : Request
+    {
+        private bool _taken;
+
+        public override EndPoint? RemoteEndPoint => request.RemoteEndPoint;
+
+        public override ReadOnlyMemory<byte> PrivateData => request.PrivateData;
+
+        public override IRdmaTransport Take(SoftLatencyOp op, bool busyPoll)
+        {
+            _taken = true;
+            return request.Connection;
+        }
+
+        public override string Accept(byte[] reply) => request.Accept(reply).ToString();
+
+        public override void Reject(byte[] reply)
+        {
+            // rdma_reject releases the connection itself.
+            _taken = true;
+            request.Reject(reply);
+        }
+
+        public override void Release()
+        {
+            if (!_taken)
+            {
+                request.Connection.Dispose();
+            }
         }
     }
 }

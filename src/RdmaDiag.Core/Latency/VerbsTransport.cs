@@ -1,4 +1,5 @@
 using RdmaDiag.Diagnostics.Devices;
+using RdmaDiag.Verbs;
 
 namespace RdmaDiag.Latency;
 
@@ -16,19 +17,23 @@ public enum RdmaTransport
 public sealed class LatencyUnavailableException(string message) : Exception(message);
 
 /// <summary>
-/// The --verbs transport's gate. Its measurement arrives in a later version; until then --verbs says,
-/// from the `devices` report, why there is no device to measure on, or that the device is there and
-/// only --soft is measured by this build.
+/// The --verbs transport's gate: before a run (compare checks both paths before measuring either) and
+/// when rdma_cm finds no device, it says from the `devices` report why there is nothing to measure on.
 /// </summary>
 public static class VerbsTransport
 {
-    /// <exception cref="LatencyUnavailableException">always: the reason, in one line.</exception>
+    /// <exception cref="LatencyUnavailableException">this host has no RDMA device.</exception>
     /// <exception cref="UserInputException">a device was named that does not exist while others do.</exception>
-    public static void ThrowUnavailable(string? device) =>
-        throw Unavailable(DeviceReportBuilder.Build(HostSource.Live, RdmaUserspace.Instance), device);
+    public static void CheckAvailable(string? device)
+    {
+        if (Unavailable(DeviceReportBuilder.Build(HostSource.Live, RdmaUserspace.Instance), device) is { } failure)
+        {
+            throw failure;
+        }
+    }
 
-    /// <summary>The exception <see cref="ThrowUnavailable"/> throws for <paramref name="report"/>.</summary>
-    public static Exception Unavailable(DevicesReport report, string? device)
+    /// <summary>Why <paramref name="report"/> leaves nothing to measure <paramref name="device"/> (or any device) on; null when it is there.</summary>
+    public static Exception? Unavailable(DevicesReport report, string? device)
     {
         var what = device is null ? "--verbs" : $"verbs:{device}";
         if (report.Devices.Count == 0)
@@ -36,11 +41,15 @@ public static class VerbsTransport
             var why = report.Problems.Count > 0 ? report.Problems[0].Message : "no RDMA device is visible (rdmadiag devices shows why)";
             return new LatencyUnavailableException($"{what}: no RDMA device: {why}; measure over the userspace endpoint with --soft instead");
         }
-        var names = string.Join(", ", report.Devices.Select(d => $"{d.Name} ({d.Driver})"));
         if (device is not null && report.Devices.All(d => d.Name != device))
         {
+            var names = string.Join(", ", report.Devices.Select(d => $"{d.Name} ({d.Driver})"));
             return new UserInputException($"{what}: no RDMA device named '{device}'; this host has {names}");
         }
-        return new LatencyUnavailableException($"{what}: this build measures latency over the userspace endpoint only (--soft); the verbs transport for {names} is not in it yet");
+        return null;
     }
+
+    /// <summary>rdma_cm's refusal (no rdma-core, no RDMA kernel, no device on the route) as the exit-3 failure.</summary>
+    public static LatencyUnavailableException Unavailable(VerbsUnavailableException e, string? device) =>
+        new($"{(device is null ? "--verbs" : $"verbs:{device}")}: {e.Message}; measure over the userspace endpoint with --soft instead");
 }

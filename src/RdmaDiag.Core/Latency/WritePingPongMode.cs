@@ -1,4 +1,5 @@
 using RdmaDiag.Endpoint;
+using RdmaDiag.Verbs;
 
 namespace RdmaDiag.Latency;
 
@@ -15,7 +16,7 @@ public sealed class WritePingPongMode : RdmaLatencyMode
 
     public override string Name => "write";
 
-    public override string Description => "RDMA Write ping-pong polling the last octet, over the userspace iWARP endpoint (as ib_write_lat); sample = RTT/2";
+    public override string Description => "RDMA Write ping-pong polling the last octet, over the userspace iWARP endpoint or a verbs device (as ib_write_lat); sample = RTT/2";
 
     private protected override ILatencySession CreateSession(SoftLatencyClient client, List<string> notes) => new Session(client, notes);
 
@@ -29,46 +30,38 @@ public sealed class WritePingPongMode : RdmaLatencyMode
 
         public IReadOnlyList<LatencySeries> Measure(int size, SamplePlan plan)
         {
-            var connection = client.Connection;
-            var region = GC.AllocateArray<byte>(size, pinned: true);
-            var mr = connection.RegisterMemory(region, MemoryAccess.LocalWrite | MemoryAccess.RemoteWrite);
-            try
+            var transport = client.Transport;
+            using var region = transport.Register(size, MemoryAccess.LocalWrite | MemoryAccess.RemoteWrite);
+            using var send = transport.Register(size, MemoryAccess.None);
+            var ready = client.BeginSize(size, out var seed, region);
+            ProbeMessage.FillPattern(send.Span, seed);
+            var exchange = new Exchange(client, ready, send, region);
+            var recorder = plan.Measure(exchange.Once, 2);
+            var done = client.EndSize(size);
+            var label = $"write {LatencySeries.FormatSize(size)}";
+            if (done.Status != SoftLatencyStatus.Ok || done.Count != exchange.Count)
             {
-                var ready = client.BeginSize(size, out var seed, mr);
-                var send = GC.AllocateArray<byte>(size, pinned: true);
-                ProbeMessage.FillPattern(send, seed);
-                var exchange = new Exchange(client, ready, send, region);
-                var recorder = plan.Measure(exchange.Once, 2);
-                var done = client.EndSize(size);
-                var label = $"write {LatencySeries.FormatSize(size)}";
-                if (done.Status != SoftLatencyStatus.Ok || done.Count != exchange.Count)
-                {
-                    throw new IOException($"{label}: the responder saw {done.Count} Writes (this side sent {exchange.Count}) and reports {done.Status}: its region did not hold this side's data and tag");
-                }
-                // Done travelled the stream after the responder's last Write, so that Write is placed in full.
-                var expected = new byte[size];
-                ProbeMessage.FillPattern(expected, SoftLatencyProtocol.ResponderSeed(seed));
-                expected[^1] = exchange.Count == 0 ? (byte)0 : SoftLatencyProtocol.Tag(exchange.Count);
-                var same = region.AsSpan().CommonPrefixLength(expected);
-                if (same != size)
-                {
-                    throw new IOException($"{label}: octet {same} of this side's region is 0x{region[same]:X2} after the responder's last Write, expected 0x{expected[same]:X2}");
-                }
-                _verified += exchange.Count;
-                _sizes++;
-                return [new LatencySeries("write", "", size, "rtt/2", recorder)];
+                throw new IOException($"{label}: the responder saw {done.Count} Writes (this side sent {exchange.Count}) and reports {done.Status}: its region did not hold this side's data and tag");
             }
-            finally
+            // Done travelled after the responder's last Write (RDMAP orders them), so that Write is placed in full.
+            var expected = new byte[size];
+            ProbeMessage.FillPattern(expected, SoftLatencyProtocol.ResponderSeed(seed));
+            expected[^1] = exchange.Count == 0 ? (byte)0 : SoftLatencyProtocol.Tag(exchange.Count);
+            var same = region.Span.CommonPrefixLength(expected);
+            if (same != size)
             {
-                connection.DeregisterMemory(mr);
+                throw new IOException($"{label}: octet {same} of this side's region is 0x{region.Span[same]:X2} after the responder's last Write, expected 0x{expected[same]:X2}");
             }
+            _verified += exchange.Count;
+            _sizes++;
+            return [new LatencySeries("write", "", size, "rtt/2", recorder)];
         }
 
         public void Dispose() => client.Dispose();
     }
 
     /// <summary>One size's ping-pong state: the exchange count is the tag sequence both sides follow.</summary>
-    private sealed class Exchange(SoftLatencyClient client, SoftLatencyControl ready, byte[] send, byte[] region)
+    private sealed class Exchange(SoftLatencyClient client, SoftLatencyControl ready, TransportRegion send, TransportRegion region)
     {
         private byte _previous;
 
@@ -77,9 +70,9 @@ public sealed class WritePingPongMode : RdmaLatencyMode
         public void Once()
         {
             var tag = SoftLatencyProtocol.Tag(++Count);
-            send[^1] = tag;
-            client.Connection.PostWrite(0, send, ready.STag, ready.TaggedOffset, PostFlags.None);
-            var seen = LastOctetPoller.WaitForChange(region, _previous, client.Connection, client.Settings.BusyPoll, client.TimeoutTicks, watchCompletions: false, out _);
+            send.Span[^1] = tag;
+            LatencyPosts.Write(client.Transport, send, ready.STag, ready.TaggedOffset);
+            var seen = LastOctetPoller.WaitForChange(region, _previous, client.Transport, client.Settings.BusyPoll, client.TimeoutTicks, watchCompletions: false, out _);
             if (seen != tag)
             {
                 throw new IOException($"write {LatencySeries.FormatSize(region.Length)}: in exchange {Count} the polled octet became 0x{seen:X2}, expected the tag 0x{tag:X2}");

@@ -11,7 +11,7 @@ namespace RdmaDiag.Cli.Commands;
 /// </summary>
 public sealed class CompareCommand : Command
 {
-    private const string SpecHelp = "soft, soft:HOST[:PORT], soft+crc[:HOST], verbs[:DEV], tcp[:HOST[:PORT]]";
+    private const string SpecHelp = "soft, soft:HOST[:PORT], soft+crc[:HOST], verbs[:DEV]@HOST[:PORT], tcp[:HOST[:PORT]]";
 
     private readonly Option<string> _a = new("--a") { Description = $"Path A: {SpecHelp}", Required = true, HelpName = "SPEC" };
     private readonly Option<string> _b = new("--b") { Description = $"Path B: {SpecHelp}", Required = true, HelpName = "SPEC" };

@@ -53,6 +53,7 @@ public sealed class LatencyCommand : Command
         {
             Options.Add(option);
         }
+        Subcommands.Add(new LatencyServeCommand());
         SetAction(Execute);
     }
 
@@ -128,6 +129,76 @@ public sealed class LatencyCommand : Command
         {
             Sizes = LatencyOptionParser.ParseSizes(parse.GetValue(_size), parse.GetValue(_sizes), parse.GetValue(_sweep), mode, settings),
         });
+    }
+}
+
+/// <summary>
+/// `rdmadiag latency serve --soft|--verbs`: the responders `latency` measures against (the tcp/udp echo
+/// responder and the RDMA latency responder), without the probe server, until SIGINT or SIGTERM. With
+/// --verbs the RDMA responder listens through rdma_cm on the device holding --listen.
+/// </summary>
+internal sealed class LatencyServeCommand : Command
+{
+    private readonly Option<bool> _soft = new("--soft") { Description = "Serve send/write/read on RdmaDiag's userspace iWARP endpoint (the default)" };
+    private readonly Option<bool> _verbs = new("--verbs") { Description = "Serve send/write/read through rdma_cm on this host's RDMA device (exit 3 when there is none)" };
+    private readonly Option<string> _listen = new("--listen") { Description = "Local address to listen on", DefaultValueFactory = _ => "0.0.0.0" };
+    private readonly Option<string?> _port = new("--port") { Description = $"RDMA latency responder port (default {SoftLatencyProtocol.DefaultPort}); the tcp/udp echo responder takes {LatencyResponder.DefaultPort}" };
+
+    public LatencyServeCommand() : base("serve", "Serve the latency responders (RDMA send/write/read on --soft or --verbs, tcp/udp echo) until Ctrl-C.")
+    {
+        foreach (var option in new Option[] { _soft, _verbs, _listen, _port })
+        {
+            Options.Add(option);
+        }
+        SetAction(Run);
+    }
+
+    private int Run(ParseResult parse)
+    {
+        var output = parse.InvocationConfiguration.Output;
+        var verbs = parse.GetValue(_verbs);
+        if (verbs && parse.GetValue(_soft))
+        {
+            throw new UserInputException("--soft and --verbs: give one of them, not both");
+        }
+        var listen = parse.GetValue(_listen)!;
+        if (!System.Net.IPAddress.TryParse(listen, out var address))
+        {
+            throw new UserInputException($"--listen '{listen}': expected an IP address to listen on");
+        }
+        var port = parse.GetValue(_port) is { } text ? LatencyOptionParser.ParsePort(text) : SoftLatencyProtocol.DefaultPort;
+        if (verbs)
+        {
+            try
+            {
+                VerbsTransport.CheckAvailable(null);
+            }
+            catch (LatencyUnavailableException e)
+            {
+                return LatencyRunOptions.ReportFailure(parse.InvocationConfiguration.Error, "latency serve", e);
+            }
+        }
+        using var stop = new CancellationTokenSource();
+        void OnSignal(System.Runtime.InteropServices.PosixSignalContext context)
+        {
+            context.Cancel = true;
+            stop.Cancel();
+        }
+        using var sigint = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGINT, OnSignal);
+        using var sigterm = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, OnSignal);
+        using var services = verbs
+            ? LatencyServices.StartVerbs(address, output, verbsPort: port)
+            : LatencyServices.Start(address, new IwarpSetupOptions(), output, softPort: port);
+        if (services.SoftEndPoint is null)
+        {
+            parse.InvocationConfiguration.Error.WriteLine($"rdmadiag: latency serve: the {(verbs ? "verbs" : "soft")} latency responder could not listen on {address}:{port} (see above)");
+            return ExitCodes.Failed;
+        }
+        output.WriteLine($"rdmadiag latency serve --{(verbs ? "verbs" : "soft")}: listening on {services.SoftEndPoint}; Ctrl-C stops");
+        output.Flush();
+        stop.Token.WaitHandle.WaitOne();
+        output.WriteLine("rdmadiag latency serve: stopped");
+        return ExitCodes.Ok;
     }
 }
 

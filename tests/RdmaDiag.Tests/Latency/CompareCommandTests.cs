@@ -193,9 +193,11 @@ public class CompareCommandTests
     }
 
     [Theory]
-    [InlineData("--a", "carrier-pigeon", "--a 'carrier-pigeon': expected soft, soft:HOST, soft+crc:HOST, verbs:DEV or tcp:HOST")]
+    [InlineData("--a", "carrier-pigeon", "--a 'carrier-pigeon': expected soft, soft:HOST, soft+crc:HOST, verbs:DEV, verbs@HOST or tcp:HOST")]
     [InlineData("--b", "tcp+crc:h", "--b 'tcp+crc:h': +crc applies to soft paths only (MPA CRCs of the userspace endpoint)")]
     [InlineData("--b", "soft:h:99999", "--b 'soft:h:99999': port '99999': expected 1 to 65535")]
+    [InlineData("--b", "soft@h", "--b 'soft@h': @HOST belongs to verbs paths; a soft path takes :HOST")]
+    [InlineData("--b", "verbs@h:0", "--b 'verbs@h:0': port '0': expected 1 to 65535")]
     public void Compare_BadSpec_ExitsTwo(string option, string spec, string expected)
     {
         var args = option == "--a" ? new[] { "compare", "--a", spec, "--b", "soft" } : ["compare", "--a", "soft", "--b", spec];
@@ -252,6 +254,8 @@ public class CompareCommandTests
     [InlineData("tcp:fd00::2", LatencyPathKind.Tcp, "fd00::2", 0, false, null)]
     [InlineData("verbs:rxe0", LatencyPathKind.Verbs, null, 0, false, "rxe0")]
     [InlineData("verbs", LatencyPathKind.Verbs, null, 0, false, null)]
+    [InlineData("verbs@10.9.8.1", LatencyPathKind.Verbs, "10.9.8.1", 0, false, null)]
+    [InlineData("verbs:siwB@10.9.8.1:18600", LatencyPathKind.Verbs, "10.9.8.1", 18600, false, "siwB")]
     public void LatencyPath_Parse_SplitsKindHostPortAndCrc(string spec, LatencyPathKind kind, string? host, int port, bool crc, string? device)
     {
         var path = LatencyPath.Parse("--a", spec);

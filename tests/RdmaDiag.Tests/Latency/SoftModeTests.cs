@@ -326,10 +326,10 @@ internal sealed class LyingWriteResponder : IDisposable
             request.Accept(connection, SoftLatencyProtocol.WriteReply(SoftLatencyStatus.Ok, 1 << 20));
             var completion = connection.WaitForCompletion(TimeSpan.FromSeconds(5));
             Assert.True(SoftLatencyControl.TryRead(control.AsSpan(0, completion.ByteLength), out var setup, out _));
-            var region = new byte[setup.Size];
-            var mr = connection.RegisterMemory(region, MemoryAccess.LocalWrite | MemoryAccess.RemoteWrite);
+            var transport = new RdmaDiag.Verbs.SoftTransport(connection);
+            var mr = transport.Register(setup.Size, MemoryAccess.LocalWrite | MemoryAccess.RemoteWrite);
             connection.PostReceive(0, control);
-            Reply(connection, new SoftLatencyControl(SoftLatencyOpcode.Ready, Size: setup.Size, TaggedOffset: mr.BaseTO, STag: mr.STag));
+            Reply(connection, new SoftLatencyControl(SoftLatencyOpcode.Ready, Size: setup.Size, TaggedOffset: mr.RemoteAddress, STag: mr.RemoteKey));
             var source = new byte[setup.Size];
             ProbeMessage.FillPattern(source, SoftLatencyProtocol.ResponderSeed(setup.Seed));
             source[0] ^= 0xFF;
@@ -337,7 +337,7 @@ internal sealed class LyingWriteResponder : IDisposable
             long exchange = 0;
             while (true)
             {
-                var seen = LastOctetPoller.WaitForChange(region, previous, connection, false, Stopwatch.Frequency * 10, true, out completion);
+                var seen = LastOctetPoller.WaitForChange(mr, previous, transport, false, Stopwatch.Frequency * 10, true, out completion);
                 if (seen < 0)
                 {
                     Reply(connection, new SoftLatencyControl(SoftLatencyOpcode.Done, Size: setup.Size, Count: exchange));
