@@ -48,12 +48,10 @@ public sealed class CheckCommand : Command
     {
         TextWriter output = parse.InvocationConfiguration.Output;
         string? p2p = parse.GetValue(_p2p);
-        // rping's IRD and ORD (1) unless given: what a stock rping initiator puts in its MPA Request. Over the soft
-        // endpoint more than one ping takes IRD 2: it frees an IRD slot only once its Read Response has left the
-        // socket, and a server whose next Read Request arrives first would be terminated for an IRD overrun.
+        // rping's IRD and ORD (1) unless given: what a stock rping initiator puts in its MPA Request.
         bool rping = parse.GetValue(_rping);
         int? rpingOrd = rping ? RdmaDiag.Rping.RpingProtocol.ReadDepth : null;
-        int? rpingIrd = rping && !parse.GetValue(_verbs) && parse.GetValue(_count) > 1 ? RdmaDiag.Rping.RpingProtocol.ReadDepth + 1 : rpingOrd;
+        int? rpingIrd = rpingOrd;
         IwarpSetupOptions setup = IwarpSetupOptions.FromCommandLine(
             mpaRevision: parse.GetValue(_mpaRev),
             crc: parse.GetValue(_crc),

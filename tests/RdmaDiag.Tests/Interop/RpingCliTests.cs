@@ -56,8 +56,8 @@ public partial class RpingCliTests
         JsonElement root = json.RootElement;
         Assert.Equal("ok", root.GetProperty("cause").GetString());
         Assert.Contains("rping verified at 100 B", root.GetProperty("sentence").GetString());
-        // rping's ORD of 1 in the MPA Request when --ird/--ord are not given; IRD 2 for more than one ping on the soft endpoint.
-        Assert.Contains("[IRD 2 ORD 1]", root.GetProperty("mpa").GetProperty("request").GetString());
+        // rping's IRD and ORD of 1 in the MPA Request when --ird/--ord are not given, however many pings.
+        Assert.Contains("[IRD 1 ORD 1]", root.GetProperty("mpa").GetProperty("request").GetString());
         string stages = root.GetProperty("stages").ToString();
         Assert.Contains("ping 2: verified", stages);
     }

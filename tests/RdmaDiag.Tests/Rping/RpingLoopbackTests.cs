@@ -25,7 +25,7 @@ public class RpingLoopbackTests
         using (var transport = new SoftTransport(new IwarpConnection()))
         {
             using var client = new RpingClient(transport, size, Wait);
-            await transport.Connection.ConnectAsync(server.EndPoint, RunningServer.RpingClientSetup);
+            await transport.Connection.ConnectAsync(server.EndPoint, RunningServer.RpingSetup);
             results = client.Run(count);
             lastData = client.LastData;
             transport.Close();
@@ -64,7 +64,7 @@ public class RpingLoopbackTests
         using (var transport = new SoftTransport(new IwarpConnection()))
         {
             using var client = new RpingClient(transport, 64, Wait);
-            await transport.Connection.ConnectAsync(server.EndPoint, RunningServer.RpingClientSetup);
+            await transport.Connection.ConnectAsync(server.EndPoint, RunningServer.RpingSetup);
             Assert.True(client.Ping(0).Verified);
             ProbeResult skipped = client.Ping(5);
             Assert.True(skipped.Verified, skipped.Detail);
@@ -82,7 +82,7 @@ public class RpingLoopbackTests
         using (var transport = new SoftTransport(new IwarpConnection()))
         {
             using var client = new RpingClient(transport, 128, Wait);
-            await transport.Connection.ConnectAsync(server.EndPoint, RunningServer.RpingClientSetup);
+            await transport.Connection.ConnectAsync(server.EndPoint, RunningServer.RpingSetup);
 
             var e = Assert.Throws<IwarpException>(() => client.Ping(0));
 
@@ -125,7 +125,7 @@ public class RpingLoopbackTests
         await using var server = RunningServer.SoftRping();
         using var transport = new SoftTransport(new IwarpConnection());
         TransportRegion message = transport.Register(64, MemoryAccess.None);
-        await transport.Connection.ConnectAsync(server.EndPoint, RunningServer.RpingClientSetup);
+        await transport.Connection.ConnectAsync(server.EndPoint, RunningServer.RpingSetup);
 
         transport.PostSend(1, message, 0, 64);
 

@@ -11,13 +11,6 @@ internal sealed class RunningServer : IAsyncDisposable
 {
     public static readonly IwarpSetupOptions RpingSetup = RpingProtocol.SoftSetup(IwarpSetupOptions.Default);
 
-    /// <summary>
-    /// rping's setup for soft clients that ping more than once, with IRD 2: the soft endpoint frees an
-    /// IRD slot only after its Read Response has left the socket (IwarpConnection.Worker), so a server
-    /// that turns around before the responder's helper thread runs again overruns IRD 1 and is sent a
-    /// Terminate. Back to <see cref="RpingSetup"/> once the endpoint frees the slot before the last octet goes.
-    /// </summary>
-    public static readonly IwarpSetupOptions RpingClientSetup = RpingSetup with { Ird = 2 };
 
     private readonly TransportServer _server;
     private readonly CancellationTokenSource _stop = new();

@@ -16,11 +16,11 @@ public class TransportServerTests
         await using var server = RunningServer.SoftRping(maxConnections: 1);
         using var first = new SoftTransport(new IwarpConnection());
         using var firstClient = new RpingClient(first, 64, Wait);
-        await first.Connection.ConnectAsync(server.EndPoint, RunningServer.RpingClientSetup);
+        await first.Connection.ConnectAsync(server.EndPoint, RunningServer.RpingSetup);
         Assert.True(firstClient.Ping(0).Verified);
 
         using var second = new SoftTransport(new IwarpConnection());
-        var e = await Assert.ThrowsAsync<IwarpException>(() => second.Connection.ConnectAsync(server.EndPoint, RunningServer.RpingClientSetup));
+        var e = await Assert.ThrowsAsync<IwarpException>(() => second.Connection.ConnectAsync(server.EndPoint, RunningServer.RpingSetup));
 
         Assert.Equal(IwarpErrorKind.MpaRejected, e.Kind);
         await server.WaitForLog("rejected: 1 connections already served");

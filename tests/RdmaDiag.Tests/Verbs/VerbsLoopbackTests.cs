@@ -31,7 +31,7 @@ public class VerbsLoopbackTests
         using (var transport = new SoftTransport(new IwarpConnection()))
         {
             using var client = new RpingClient(transport, RpingProtocol.DefaultSize, Wait);
-            await transport.Connection.ConnectAsync(server.EndPoint, RunningServer.RpingClientSetup);
+            await transport.Connection.ConnectAsync(server.EndPoint, RunningServer.RpingSetup);
             Assert.All(client.Run(5), r => Assert.True(r.Verified, r.Detail));
             transport.Close();
         }
