@@ -66,10 +66,10 @@ public sealed partial class IwarpConnection
     {
         switch (work.Kind)
         {
-            // The IRD slot is released before the response's last FPDU leaves: a peer may answer it with its
-            // next Read Request before this thread runs again, and with IRD 1 (rping) that request is legal.
+            // The IRD slot is released just before the response's last FPDU leaves: a peer may answer that FPDU
+            // with its next Read Request before this thread runs again, and with IRD 1 (rping) that request is
+            // legal; a request that arrives while earlier FPDUs of the response are still going out is not.
             case TransmitWorkKind.ReadResponse:
-                Interlocked.Decrement(ref _inboundRequests);
                 SendReadResponse(work.Read, work.Region);
                 break;
             case TransmitWorkKind.AtomicResponse:
@@ -94,6 +94,22 @@ public sealed partial class IwarpConnection
     /// </summary>
     private void SendReadResponse(in ReadRequestHeader read, MemoryRegion? region)
     {
+        bool released = false;
+        try
+        {
+            SendReadResponse(read, region, ref released);
+        }
+        finally
+        {
+            if (!released)
+            {
+                Interlocked.Decrement(ref _inboundRequests);
+            }
+        }
+    }
+
+    private void SendReadResponse(in ReadRequestHeader read, MemoryRegion? region, ref bool released)
+    {
         lock (_sendLock)
         {
             ThrowIfCannotSend();
@@ -113,7 +129,19 @@ public sealed partial class IwarpConnection
                 }
                 data = region.Memory.Slice(offset, (int)read.ReadSize);
             }
-            SendMessage(DdpHeader.CreateTagged(RdmapControl.Encode(RdmapOpcode.RdmaReadResponse), read.SinkSTag, read.SinkTO, last: false), RdmapHeader.None, new Payload(data));
+            var first = DdpHeader.CreateTagged(RdmapControl.Encode(RdmapOpcode.RdmaReadResponse), read.SinkSTag, read.SinkTO, last: false);
+            ReadOnlySpan<byte> payload = data.Span;
+            foreach (DdpSegment segment in new DdpSegmenter(first, payload.Length, _mulpdu))
+            {
+                if (segment.Header.Last)
+                {
+                    FlushTransmit();
+                    Interlocked.Decrement(ref _inboundRequests);
+                    released = true;
+                }
+                AppendFpdu(segment.Header, RdmapHeader.None, payload.Slice((int)segment.Offset, segment.Length));
+            }
+            FlushTransmit();
         }
     }
 
