@@ -13,13 +13,6 @@ public class PlacementTests
 {
     private static readonly TimeSpan Wait = EndpointPair.Wait;
 
-    private static byte[] Pattern(int length, int seed)
-    {
-        var data = new byte[length];
-        new Random(seed).NextBytes(data);
-        return data;
-    }
-
     /// <summary>Sends the first <paramref name="split"/> octets, lets the endpoint take them, then the rest.</summary>
     private static void SendSplit(RawPeer peer, byte[] fpdu, int split)
     {
@@ -52,7 +45,7 @@ public class PlacementTests
         }, RawPeer.SiwRequest(crc), options: Options(mode));
         var (server, peer) = (session.Server, session.Peer);
         Assert.Equal(crc, server.Parameters!.Crc);
-        byte[] data = Pattern(size, size);
+        byte[] data = DataTransferTests.Pattern(size, size);
 
         // Inline progress receives only while someone waits, so the wait starts before the first octet.
         Task<Completion> completion = Task.Run(() => server.WaitForCompletion(Wait));
@@ -86,7 +79,7 @@ public class PlacementTests
             region = s.RegisterMemory(memory, MemoryAccess.RemoteWrite);
             s.PostReceive(1, receive);
         });
-        byte[] data = Pattern(size, 2);
+        byte[] data = DataTransferTests.Pattern(size, 2);
 
         pair.Client.PostWrite(2, data.AsMemory(), region!.STag, region.BaseTO + 11);
         pair.Client.PostSend(3, new byte[8], PostFlags.None);
@@ -106,7 +99,7 @@ public class PlacementTests
     {
         const int size = 300_007;
         var setup = new IwarpSetupOptions { Crc = crc ? CrcPolicy.Required : CrcPolicy.Off };
-        byte[] source = Pattern(size + 64, 4);
+        byte[] source = DataTransferTests.Pattern(size + 64, 4);
         var sink = new byte[2 * size + 19];
         MemoryRegion? remote = null;
         MemoryRegion? local = null;
@@ -140,7 +133,7 @@ public class PlacementTests
         var (server, peer) = (session.Server, session.Peer);
         OpenFence(peer, region!);
 
-        SendSplit(peer, peer.Fpdu(RawPeer.Write(region!.STag, 0), RdmapHeader.None, Pattern(19_999, 1), corruptCrc: true), 100);
+        SendSplit(peer, peer.Fpdu(RawPeer.Write(region!.STag, 0), RdmapHeader.None, DataTransferTests.Pattern(19_999, 1), corruptCrc: true), 100);
         peer.SendFpdu(peer.NextSend(), RdmapHeader.None, [1, 2, 3]);
 
         RawPeer.Received received = peer.ExpectTerminate(Wait);
@@ -170,7 +163,7 @@ public class PlacementTests
         OpenFence(peer, region!);
         DdpHeader write = RawPeer.Write(region!.STag, 100);
 
-        SendSplit(peer, peer.Fpdu(write, RdmapHeader.None, Pattern(8100, 3)), 1000);
+        SendSplit(peer, peer.Fpdu(write, RdmapHeader.None, DataTransferTests.Pattern(8100, 3)), 1000);
 
         RawPeer.Received received = peer.ExpectTerminate(Wait);
         TerminateError expected = TerminateErrors.DdpTaggedBaseOrBounds;
