@@ -13,18 +13,34 @@ public class PlacementTests
 {
     private static readonly TimeSpan Wait = EndpointPair.Wait;
 
-    /// <summary>Sends the first <paramref name="split"/> octets, lets the endpoint take them, then the rest.</summary>
-    private static void SendSplit(RawPeer peer, byte[] fpdu, int split)
+    /// <summary>
+    /// Sends the first <paramref name="split"/> octets and waits until the endpoint has received exactly
+    /// those (so they are its whole receive), then the rest.
+    /// </summary>
+    private static void SendSplit(RawPeer peer, IwarpConnection server, byte[] fpdu, int split)
     {
+        long expected = server.BytesReceived + split;
         peer.Send(fpdu.AsSpan(0, split));
-        Thread.Sleep(50);
+        for (int i = 0; i < 500 && server.BytesReceived < expected; i++)
+        {
+            Thread.Sleep(10);
+        }
+        Assert.Equal(expected, server.BytesReceived);
         peer.Send(fpdu.AsSpan(split));
     }
 
     private static IwarpConnectionOptions Options(ProgressMode mode) => new() { Progress = mode };
 
     /// <summary>A zero-length Write opens the responder's MPA fence, which the first FPDU must pass through the buffer to do.</summary>
-    private static void OpenFence(RawPeer peer, MemoryRegion region) => peer.SendFpdu(RawPeer.Write(region.STag, region.BaseTO), RdmapHeader.None, []);
+    private static void OpenFence(RawPeer peer, IwarpConnection server, MemoryRegion region)
+    {
+        peer.SendFpdu(RawPeer.Write(region.STag, region.BaseTO), RdmapHeader.None, []);
+        for (int i = 0; i < 500 && server.FpdusReceived == 0; i++)
+        {
+            Thread.Sleep(10);
+        }
+        Assert.Equal(1, server.FpdusReceived);
+    }
 
     [Theory]
     [InlineData(false, 30_001, 7, 16, ProgressMode.Background)]
@@ -49,9 +65,8 @@ public class PlacementTests
 
         // Inline progress receives only while someone waits, so the wait starts before the first octet.
         Task<Completion> completion = Task.Run(() => server.WaitForCompletion(Wait));
-        OpenFence(peer, region!);
-        Thread.Sleep(20);
-        SendSplit(peer, peer.Fpdu(RawPeer.Write(region!.STag, 0x10000 + (ulong)offset), RdmapHeader.None, data), split);
+        OpenFence(peer, server, region!);
+        SendSplit(peer, server, peer.Fpdu(RawPeer.Write(region!.STag, 0x10000 + (ulong)offset), RdmapHeader.None, data), split);
         peer.SendFpdu(peer.NextSend(), RdmapHeader.None, [1, 2, 3]);
 
         Assert.Equal(new Completion(9, CompletionOpcode.Receive, CompletionStatus.Success, 3), await completion.WaitAsync(Wait * 2));
@@ -131,9 +146,9 @@ public class PlacementTests
             s.PostReceive(9, receive);
         }, RawPeer.SiwRequest(crc: true));
         var (server, peer) = (session.Server, session.Peer);
-        OpenFence(peer, region!);
+        OpenFence(peer, server, region!);
 
-        SendSplit(peer, peer.Fpdu(RawPeer.Write(region!.STag, 0), RdmapHeader.None, DataTransferTests.Pattern(19_999, 1), corruptCrc: true), 100);
+        SendSplit(peer, server, peer.Fpdu(RawPeer.Write(region!.STag, 0), RdmapHeader.None, DataTransferTests.Pattern(19_999, 1), corruptCrc: true), 100);
         peer.SendFpdu(peer.NextSend(), RdmapHeader.None, [1, 2, 3]);
 
         RawPeer.Received received = peer.ExpectTerminate(Wait);
@@ -160,10 +175,10 @@ public class PlacementTests
         MemoryRegion? region = null;
         using var session = await TerminateTests.RawInitiatorAsync(s => region = s.RegisterMemory(memory, MemoryAccess.RemoteWrite), RawPeer.SiwRequest(crc));
         var (server, peer) = (session.Server, session.Peer);
-        OpenFence(peer, region!);
+        OpenFence(peer, server, region!);
         DdpHeader write = RawPeer.Write(region!.STag, 100);
 
-        SendSplit(peer, peer.Fpdu(write, RdmapHeader.None, DataTransferTests.Pattern(8100, 3)), 1000);
+        SendSplit(peer, server, peer.Fpdu(write, RdmapHeader.None, DataTransferTests.Pattern(8100, 3)), 1000);
 
         RawPeer.Received received = peer.ExpectTerminate(Wait);
         TerminateError expected = TerminateErrors.DdpTaggedBaseOrBounds;
