@@ -19,6 +19,15 @@ public sealed partial class IwarpConnection
 
     private const int SmallRemainder = 4096;
 
+    /// <summary>Payload still on the socket below which a tagged FPDU is buffered and copied like any other.</summary>
+    private const int PlacementMinimum = 2048;
+
+    /// <summary>
+    /// While a payload is placed, buffer receives stop this far past its trailer: enough for a short FPDU
+    /// and the next one's header, so a stream of large FPDUs is placed rather than pulled into the buffer.
+    /// </summary>
+    private const int PlacementLookahead = 1024;
+
     /// <summary>Owned by whoever runs the receive loop: the receive thread for its life, or one inline waiter at a time.</summary>
     private readonly object _progressLock = new();
     private byte[] _receive = [];
@@ -30,6 +39,15 @@ public sealed partial class IwarpConnection
     private volatile bool _receiveStopped;
     private int _socketReceiveTimeout = -1;
     private readonly uint[] _receiveMsn = [1, 1, 1, 1];
+
+    // The tagged FPDU whose payload is received from the socket straight into its region (RFC 5041 §5:
+    // a segment may be placed before its CRC is known; nothing is delivered until the CRC has passed).
+    private bool _placing;
+    private DdpHeader _placeDdp;
+    private Memory<byte> _placeTarget;
+    private int _placed;
+    private uint _placeCrc;
+    private long _directPlacements;
 
     // The Send being received on QN 0: the posted buffer it fills and the next MO.
     private bool _receiveActive;
@@ -53,6 +71,9 @@ public sealed partial class IwarpConnection
         _acceptedRtr = acceptedRtr;
         _awaitRtr = parameters.Role == ConnectionRole.Responder && parameters.PeerToPeer;
     }
+
+    /// <summary>FPDUs whose payload was received straight into a memory region rather than through the receive buffer.</summary>
+    internal long DirectPlacements => Interlocked.Read(ref _directPlacements);
 
     private void StopReceiving() => _receiveStopped = true;
 
@@ -145,6 +166,7 @@ public sealed partial class IwarpConnection
             _receiveStart = 0;
         }
         Socket socket = _socket!;
+        bool intoRegion = _placing && _placed < _placeTarget.Length;
         int received;
         try
         {
@@ -153,7 +175,10 @@ public sealed partial class IwarpConnection
                 socket.ReceiveTimeout = timeoutMilliseconds;
                 _socketReceiveTimeout = timeoutMilliseconds;
             }
-            received = socket.Receive(_receive.AsSpan(_receiveEnd), SocketFlags.None);
+            Span<byte> into = intoRegion ? _placeTarget.Span[_placed..]
+                : _placing ? _receive.AsSpan(_receiveEnd, Math.Min(_receive.Length - _receiveEnd, PlacementLookahead))
+                : _receive.AsSpan(_receiveEnd);
+            received = socket.Receive(into, SocketFlags.None);
         }
         catch (SocketException e) when (e.SocketErrorCode is SocketError.TimedOut or SocketError.WouldBlock)
         {
@@ -180,15 +205,29 @@ public sealed partial class IwarpConnection
             }
             return false;
         }
-        _receiveEnd += received;
         Interlocked.Add(ref _bytesReceived, received);
         Interlocked.Exchange(ref _lastReceiveTick, Environment.TickCount64);
+        if (intoRegion)
+        {
+            if (_crc)
+            {
+                // The octets the kernel just copied are still in cache.
+                _placeCrc = Crc32c.Update(_placeCrc, _placeTarget.Span.Slice(_placed, received));
+            }
+            _placed += received;
+            return !_receiveStopped;
+        }
+        _receiveEnd += received;
         ProcessReceived();
         return !_receiveStopped;
     }
 
     private void ProcessReceived()
     {
+        if (_placing && !TryFinishPlacement())
+        {
+            return;
+        }
         while (!_receiveStopped)
         {
             ReadOnlySpan<byte> available = _receive.AsSpan(_receiveStart, _receiveEnd - _receiveStart);
@@ -200,6 +239,7 @@ public sealed partial class IwarpConnection
                 OperationStatus status = Fpdu.TryRead(available, _crc, out FpduView fpdu, out error);
                 if (status == OperationStatus.NeedMoreData)
                 {
+                    TryBeginPlacement(available);
                     return;
                 }
                 if (status != OperationStatus.Done)
@@ -229,6 +269,108 @@ public sealed partial class IwarpConnection
             _fpdusReceived++;
             HandleUlpdu(ulpdu);
         }
+    }
+
+    /// <summary>
+    /// Starts direct placement of the unmarked FPDU that <paramref name="available"/> begins but does not
+    /// hold whole, when it is a tagged Write or Read Response that passes every check the buffered path
+    /// would make and most of its payload is still on the socket. Anything else stays buffered, so its
+    /// errors are found and answered exactly as before (the CRC first, then the DDP/RDMAP checks).
+    /// </summary>
+    private void TryBeginPlacement(ReadOnlySpan<byte> available)
+    {
+        const int headerEnd = Fpdu.LengthFieldSize + DdpHeader.TaggedLength;
+        if (!_fenceOpen || available.Length < headerEnd || (available[Fpdu.LengthFieldSize] & DdpHeader.TaggedFlag) == 0)
+        {
+            return;
+        }
+        int payloadLength = BinaryPrimitives.ReadUInt16BigEndian(available) - DdpHeader.TaggedLength;
+        int buffered = available.Length - headerEnd;
+        if (payloadLength - buffered < PlacementMinimum
+            || DdpHeader.TryRead(available[Fpdu.LengthFieldSize..headerEnd], out DdpHeader ddp) != OperationStatus.Done
+            || ddp.Dv != DdpHeader.CurrentVersion)
+        {
+            return;
+        }
+        var control = new RdmapControl(ddp.RdmapControl);
+        if (control.Version != RdmapControl.CurrentVersion)
+        {
+            return;
+        }
+        MemoryAccess access;
+        if (control.Opcode == RdmapOpcode.RdmaWrite)
+        {
+            access = MemoryAccess.RemoteWrite;
+        }
+        else if (control.Opcode == RdmapOpcode.RdmaReadResponse && ExpectsReadResponse(ddp, payloadLength))
+        {
+            access = MemoryAccess.LocalWrite;
+        }
+        else
+        {
+            return;
+        }
+        MemoryRegion? region = FindRegion(ddp.STag);
+        if (region is null || !region.Allows(access) || region.Check(ddp.TaggedOffset, (ulong)payloadLength, out int offset) != RegionCheck.Ok)
+        {
+            return;
+        }
+        _placeTarget = region.Memory.Slice(offset, payloadLength);
+        available[headerEnd..].CopyTo(_placeTarget.Span);
+        _placeCrc = _crc ? Crc32c.Update(Crc32c.Seed, available) : 0;
+        _placeDdp = ddp;
+        _placed = buffered;
+        _placing = true;
+        _directPlacements++;
+        _receiveStart = _receiveEnd;
+    }
+
+    /// <summary>The Read Response checks of <see cref="HandleReadResponse"/> for a non-empty segment, without answering a failure.</summary>
+    private bool ExpectsReadResponse(DdpHeader ddp, int length)
+    {
+        lock (_outboundLock)
+        {
+            if (_orqCount == 0 || _orq[_orqHead].Kind == OutboundKind.Atomic)
+            {
+                return false;
+            }
+            OutboundRequest head = _orq[_orqHead];
+            return ddp.STag == head.Read.SinkSTag && ddp.TaggedOffset == head.Read.SinkTO + head.Received && head.Received + (ulong)length <= head.Read.ReadSize;
+        }
+    }
+
+    /// <summary>
+    /// Once the placed payload is whole and its pad and CRC are buffered: checks the CRC chained over header,
+    /// payload and pad, then delivers the segment. False while the trailer is still on its way or when
+    /// the CRC failed (the stream is then terminated with MPA error 2, as for a buffered FPDU).
+    /// </summary>
+    private bool TryFinishPlacement()
+    {
+        int pad = Fpdu.PadLength(DdpHeader.TaggedLength + _placeTarget.Length);
+        if (_placed < _placeTarget.Length || _receiveEnd - _receiveStart < pad + Fpdu.CrcSize)
+        {
+            return false;
+        }
+        ReadOnlySpan<byte> trailer = _receive.AsSpan(_receiveStart, pad + Fpdu.CrcSize);
+        _receiveStart += trailer.Length;
+        _placing = false;
+        if (_crc)
+        {
+            uint computed = Crc32c.Finish(Crc32c.Update(_placeCrc, trailer[..pad]));
+            uint carried = Crc32c.ReadWire(trailer[pad..]);
+            if (carried != computed)
+            {
+                FramingFailure(new WireError(WireErrorKind.MpaCrcMismatch, carried, computed));
+                return false;
+            }
+        }
+        _fpdusReceived++;
+        if (new RdmapControl(_placeDdp.RdmapControl).Opcode == RdmapOpcode.RdmaReadResponse)
+        {
+            ReadResponsePlaced(new RdmapSegment(_placeDdp, new RdmapControl(_placeDdp.RdmapControl), RdmapHeader.None, _placeTarget.Span));
+        }
+        _placeTarget = default;
+        return !_receiveStopped;
     }
 
     /// <summary>MPA errors 2 and 3 (RFC 5044 §8): a Terminate without header copies, then stop.</summary>
@@ -527,19 +669,28 @@ public sealed partial class IwarpConnection
                 return;
             }
             segment.Payload.CopyTo(target);
-            head.Received += (uint)length;
-            lock (_outboundLock)
-            {
-                if (_orqCount > 0)
-                {
-                    _orq[_orqHead].Received = head.Received;
-                }
-            }
         }
-        if (!ddp.Last)
+        ReadResponsePlaced(segment);
+    }
+
+    /// <summary>A checked Read Response segment is in the sink: counts it, and on L=1 completes the Read when it got all it asked for.</summary>
+    private void ReadResponsePlaced(RdmapSegment segment)
+    {
+        OutboundRequest head;
+        lock (_outboundLock)
+        {
+            if (_orqCount == 0)
+            {
+                return;
+            }
+            _orq[_orqHead].Received += (uint)segment.Payload.Length;
+            head = _orq[_orqHead];
+        }
+        if (!segment.Ddp.Last)
         {
             return;
         }
+        ReadRequestHeader read = head.Read;
         if (head.Received != read.ReadSize)
         {
             Violation(TerminateErrors.DdpTaggedBaseOrBounds, segment, $"the Read Response ended after {head.Received} of {read.ReadSize} octets");
@@ -766,8 +917,10 @@ public sealed partial class IwarpConnection
     {
         int buffered = _receiveEnd - _receiveStart;
         ReadOnlySpan<byte> partial = _receive.AsSpan(_receiveStart, Math.Min(buffered, 64));
-        bool midMessage = buffered > 0 || _receiveActive || HasPartialReadResponse();
-        string where = buffered > 0
+        bool midMessage = _placing || buffered > 0 || _receiveActive || HasPartialReadResponse();
+        string where = _placing
+            ? $"in the middle of an FPDU: {Fpdu.LengthFieldSize + DdpHeader.TaggedLength + _placed + buffered} octet(s) of {Fpdu.TotalLength(DdpHeader.TaggedLength + _placeTarget.Length)} received, the payload placed at {_placeDdp}"
+            : buffered > 0
             ? $"in the middle of an FPDU: {buffered} octet(s) of {(buffered >= 2 ? Fpdu.TotalLength(BinaryPrimitives.ReadUInt16BigEndian(partial)).ToString() : "?")} received"
             : _receiveActive ? $"in the middle of a Send: {_sendOffset} octet(s) of message MSN {_receiveMsn[0]} received"
             : midMessage ? "in the middle of an RDMA Read Response" : "between messages (FIN)";
@@ -797,7 +950,8 @@ public sealed partial class IwarpConnection
         {
             outstanding = _orqCount;
         }
-        return (buffered > 0 ? $"; {buffered} octet(s) of an incomplete FPDU buffered" : "")
+        return (_placing ? $"; {_placed} of {_placeTarget.Length} payload octet(s) of an FPDU placed at {_placeDdp}" : "")
+            + (buffered > 0 ? $"; {buffered} octet(s) of an incomplete FPDU buffered" : "")
             + (_receiveActive ? $"; a Send is in progress at MO {_sendOffset}" : "")
             + (outstanding > 0 ? $"; {outstanding} Read/Atomic Request(s) await their response" : "")
             + (!_fenceOpen ? "; the responder's MPA fence is still closed" : "");

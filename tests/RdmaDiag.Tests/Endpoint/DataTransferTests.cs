@@ -6,7 +6,7 @@ public class DataTransferTests
 {
     private static readonly TimeSpan Wait = EndpointPair.Wait;
 
-    private static byte[] Pattern(int length, int seed)
+    internal static byte[] Pattern(int length, int seed)
     {
         var data = new byte[length];
         new Random(seed).NextBytes(data);
