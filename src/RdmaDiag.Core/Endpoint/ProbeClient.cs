@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Security.Cryptography;
+using RdmaDiag.Verbs;
 
 namespace RdmaDiag.Endpoint;
 
@@ -14,7 +15,8 @@ public sealed record ProbeResult(string Operation, int Size, bool Verified, Time
 /// <summary>
 /// The client half of the probe protocol (<see cref="ProbeMessage"/>): Send, RDMA Write and RDMA Read
 /// against <c>serve --soft</c>, each verified. Construct it before connecting (it registers its read
-/// sink and posts its receives), call <see cref="Hello"/> once connected, then the operations.
+/// sink and posts its receives), call <see cref="Hello"/> once connected, then the operations. It runs
+/// over any <see cref="IRdmaTransport"/>: the userspace endpoint or an rdma_cm connection.
 /// Connection failures surface as <see cref="IwarpException"/>; data that comes back wrong as a
 /// <see cref="ProbeResult"/> with Verified false.
 /// </summary>
@@ -22,26 +24,31 @@ public sealed class ProbeClient
 {
     private const int ReceiveBuffers = 2;
 
-    private readonly IwarpConnection _connection;
+    private readonly IRdmaTransport _transport;
     private readonly TimeSpan _timeout;
-    private readonly MemoryRegion _sink;
-    private readonly byte[][] _receives;
-    private readonly byte[] _message;
+    private readonly TransportRegion _sink;
+    private readonly TransportRegion _receives;
+    private readonly TransportRegion _message;
     private ulong _seed = 0x5EED;
     private ulong _workRequest = 100;
 
     public ProbeClient(IwarpConnection connection, TimeSpan timeout, int maxSize = ProbeServer.DefaultLength)
+        : this(new SoftTransport(connection), timeout, maxSize)
+    {
+    }
+
+    public ProbeClient(IRdmaTransport transport, TimeSpan timeout, int maxSize = ProbeServer.DefaultLength)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(maxSize, 1);
-        _connection = connection;
+        _transport = transport;
         _timeout = timeout;
-        _sink = connection.RegisterMemory(new byte[maxSize], MemoryAccess.LocalWrite);
-        _message = new byte[ProbeMessage.HeaderLength + maxSize];
-        _receives = new byte[ReceiveBuffers][];
+        _sink = transport.Register(maxSize, MemoryAccess.LocalWrite);
+        // Every request's header and payload, and (after the header) the source of RDMA Writes.
+        _message = transport.Register(ProbeMessage.HeaderLength + maxSize, MemoryAccess.None);
+        _receives = transport.Register(ReceiveBuffers * ProbeMessage.HeaderLength, MemoryAccess.LocalWrite);
         for (int i = 0; i < ReceiveBuffers; i++)
         {
-            _receives[i] = new byte[ProbeMessage.HeaderLength];
-            connection.PostReceive((ulong)i, _receives[i]);
+            transport.PostReceive((ulong)i, _receives, i * ProbeMessage.HeaderLength, ProbeMessage.HeaderLength);
         }
     }
 
@@ -50,7 +57,7 @@ public sealed class ProbeClient
     /// <summary>Sends HELLO and waits for the server's Advert.</summary>
     public ProbeAdvert Hello()
     {
-        ProbeMessage reply = Request(new ProbeMessage(ProbeOp.Hello), []);
+        ProbeMessage reply = Request(new ProbeMessage(ProbeOp.Hello), 0);
         if (reply.Op != ProbeOp.Advert || reply.Status != ProbeStatus.Ok)
         {
             throw new InvalidDataException($"the server answered HELLO with {reply.Op} status {reply.Status} (version {reply.Version}); expected an Advert (probe protocol v{ProbeMessage.CurrentVersion})");
@@ -65,7 +72,7 @@ public sealed class ProbeClient
         RequireAdvert(size, size <= Advert!.MaxEcho, "Echo limit");
         byte[] expected = FillPayload(size);
         long start = Stopwatch.GetTimestamp();
-        ProbeMessage reply = Request(new ProbeMessage(ProbeOp.Echo, Length: (uint)size), _message.AsSpan(ProbeMessage.HeaderLength, size));
+        ProbeMessage reply = Request(new ProbeMessage(ProbeOp.Echo, Length: (uint)size), size);
         return Verify("send", size, start, reply, expected);
     }
 
@@ -75,8 +82,8 @@ public sealed class ProbeClient
         ProbeAdvert advert = RequireAdvert(size, size <= Advert!.Length, "region length");
         byte[] expected = FillPayload(size);
         long start = Stopwatch.GetTimestamp();
-        _connection.PostWrite(_workRequest++, _message.AsMemory(ProbeMessage.HeaderLength, size), advert.STag, advert.BaseTO, PostFlags.None);
-        ProbeMessage reply = Request(new ProbeMessage(ProbeOp.Check, Length: (uint)size, Offset: advert.BaseTO), []);
+        _transport.PostWrite(_workRequest++, _message, ProbeMessage.HeaderLength, size, advert.STag, advert.BaseTO, PostFlags.None);
+        ProbeMessage reply = Request(new ProbeMessage(ProbeOp.Check, Length: (uint)size, Offset: advert.BaseTO), 0);
         return Verify("write", size, start, reply, expected);
     }
 
@@ -88,20 +95,20 @@ public sealed class ProbeClient
         byte[] expected = new byte[size];
         ProbeMessage.FillPattern(expected, seed);
         long start = Stopwatch.GetTimestamp();
-        ProbeMessage reply = Request(new ProbeMessage(ProbeOp.Fill, Length: (uint)size, Offset: advert.BaseTO, Value: seed), []);
+        ProbeMessage reply = Request(new ProbeMessage(ProbeOp.Fill, Length: (uint)size, Offset: advert.BaseTO, Value: seed), 0);
         if (reply.Status != ProbeStatus.Ok)
         {
             return Verify("read", size, start, reply, SHA256.HashData(expected));
         }
         ulong id = _workRequest++;
-        _connection.PostRead(id, _sink, _sink.BaseTO, size, advert.STag, advert.BaseTO);
+        _transport.PostRead(id, _sink, 0, size, advert.STag, advert.BaseTO);
         Completion completion = WaitFor(CompletionOpcode.RdmaRead);
         TimeSpan elapsed = Stopwatch.GetElapsedTime(start);
         if (!completion.IsSuccess || completion.ByteLength != size)
         {
             return new ProbeResult("read", size, false, elapsed, $"the RDMA Read completed with {completion.Status}, {completion.ByteLength} of {size} octets");
         }
-        ReadOnlySpan<byte> got = _sink.Memory.Span[..size];
+        ReadOnlySpan<byte> got = _sink.Span[..size];
         int differs = got.CommonPrefixLength(expected);
         return differs == size
             ? new ProbeResult("read", size, true, elapsed, "")
@@ -122,27 +129,23 @@ public sealed class ProbeClient
     /// <summary>Fills the payload part of the message buffer with the next pattern; returns its SHA-256.</summary>
     private byte[] FillPayload(int size)
     {
-        Span<byte> payload = _message.AsSpan(ProbeMessage.HeaderLength, size);
+        Span<byte> payload = _message.Span.Slice(ProbeMessage.HeaderLength, size);
         ProbeMessage.FillPattern(payload, NextSeed());
         return SHA256.HashData(payload);
     }
 
     private ulong NextSeed() => _seed = _seed * 6364136223846793005UL + 1442695040888963407UL;
 
-    /// <summary>One request Send (header + payload, unsignalled) and the server's one reply.</summary>
-    private ProbeMessage Request(in ProbeMessage request, ReadOnlySpan<byte> payload)
+    /// <summary>One request Send (the header, then <paramref name="payloadLength"/> octets already behind it; unsignalled) and the server's one reply.</summary>
+    private ProbeMessage Request(in ProbeMessage request, int payloadLength)
     {
-        request.Write(_message);
-        int length = ProbeMessage.HeaderLength + payload.Length;
-        if (!payload.IsEmpty && !payload.Overlaps(_message.AsSpan(ProbeMessage.HeaderLength, payload.Length)))
-        {
-            payload.CopyTo(_message.AsSpan(ProbeMessage.HeaderLength));
-        }
-        _connection.PostSend(_workRequest++, _message.AsMemory(0, length), PostFlags.None);
+        request.Write(_message.Span);
+        _transport.PostSend(_workRequest++, _message, 0, ProbeMessage.HeaderLength + payloadLength, PostFlags.None);
         Completion completion = WaitFor(CompletionOpcode.Receive);
         int index = (int)completion.WorkRequestId;
-        bool parsed = ProbeMessage.TryRead(_receives[index].AsSpan(0, completion.ByteLength), out ProbeMessage reply, out string error);
-        _connection.PostReceive((ulong)index, _receives[index]);
+        int offset = index * ProbeMessage.HeaderLength;
+        bool parsed = ProbeMessage.TryRead(_receives.Span.Slice(offset, completion.ByteLength), out ProbeMessage reply, out string error);
+        _transport.PostReceive((ulong)index, _receives, offset, ProbeMessage.HeaderLength);
         return parsed ? reply : throw new InvalidDataException($"the server's reply is not a probe message: {error}");
     }
 
@@ -150,7 +153,7 @@ public sealed class ProbeClient
     {
         while (true)
         {
-            Completion completion = _connection.WaitForCompletion(_timeout);
+            Completion completion = _transport.WaitForCompletion(_timeout);
             if (completion.Opcode == opcode)
             {
                 return completion;

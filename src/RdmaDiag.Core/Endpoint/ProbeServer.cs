@@ -1,44 +1,55 @@
 using System.Security.Cryptography;
+using RdmaDiag.Verbs;
 
 namespace RdmaDiag.Endpoint;
 
 /// <summary>
 /// The server half of the probe protocol (<see cref="ProbeMessage"/>) on one connection. Construct it
 /// before accepting, so its region is registered and its receives are posted when the client's first
-/// Send arrives; then <see cref="Run"/> until the client closes.
+/// Send arrives; then <see cref="Run"/> until the client closes. It runs over any
+/// <see cref="IRdmaTransport"/>: the userspace endpoint or an rdma_cm connection.
 /// </summary>
-public sealed class ProbeServer
+public sealed class ProbeServer : ITransportSession
 {
     /// <summary>Probe region and largest Echo: check runs Send, Write and Read at up to 1 MiB.</summary>
     public const int DefaultLength = 1 << 20;
 
     private const int ReceiveBuffers = 2;
 
-    private readonly IwarpConnection _connection;
-    private readonly MemoryRegion _region;
-    private readonly byte[][] _receives;
-    private readonly byte[] _reply = new byte[ProbeMessage.HeaderLength];
+    private readonly IRdmaTransport _transport;
+    private readonly TransportRegion _region;
+    private readonly TransportRegion _receives;
+    private readonly TransportRegion _reply;
     private readonly int _maxEcho;
+    private readonly int _receiveLength;
 
     public ProbeServer(IwarpConnection connection, int regionLength = DefaultLength, int maxEcho = DefaultLength)
+        : this(new SoftTransport(connection), regionLength, maxEcho)
+    {
+    }
+
+    public ProbeServer(IRdmaTransport transport, int regionLength = DefaultLength, int maxEcho = DefaultLength)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(regionLength, 1);
         ArgumentOutOfRangeException.ThrowIfNegative(maxEcho);
-        _connection = connection;
+        _transport = transport;
         _maxEcho = maxEcho;
-        _region = connection.RegisterMemory(new byte[regionLength], MemoryAccess.LocalWrite | MemoryAccess.RemoteWrite | MemoryAccess.RemoteRead);
-        _receives = new byte[ReceiveBuffers][];
+        _region = transport.Register(regionLength, MemoryAccess.LocalWrite | MemoryAccess.RemoteWrite | MemoryAccess.RemoteRead);
+        _receiveLength = ProbeMessage.HeaderLength + maxEcho;
+        _receives = transport.Register(ReceiveBuffers * _receiveLength, MemoryAccess.LocalWrite);
+        _reply = transport.Register(ProbeMessage.HeaderLength, MemoryAccess.None);
         for (int i = 0; i < ReceiveBuffers; i++)
         {
-            _receives[i] = new byte[ProbeMessage.HeaderLength + maxEcho];
-            connection.PostReceive((ulong)i, _receives[i]);
+            transport.PostReceive((ulong)i, _receives, i * _receiveLength, _receiveLength);
         }
     }
 
-    public MemoryRegion Region => _region;
+    public TransportRegion Region => _region;
 
     /// <summary>Requests answered so far.</summary>
     public int RequestsServed { get; private set; }
+
+    public string Progress => $"{RequestsServed} probe request(s)";
 
     /// <summary>
     /// Serves until the client closes cleanly (returns) or the connection fails (throws
@@ -53,7 +64,7 @@ public sealed class ProbeServer
                 Completion completion;
                 try
                 {
-                    completion = _connection.WaitForCompletion(TimeSpan.FromMilliseconds(500), cancellationToken);
+                    completion = _transport.WaitForCompletion(TimeSpan.FromMilliseconds(500), cancellationToken);
                 }
                 catch (IwarpException e) when (e.Kind == IwarpErrorKind.Stall)
                 {
@@ -63,10 +74,10 @@ public sealed class ProbeServer
                 {
                     continue;
                 }
-                int index = (int)completion.WorkRequestId;
-                Answer(_receives[index].AsSpan(0, completion.ByteLength));
+                int offset = (int)completion.WorkRequestId * _receiveLength;
+                Answer(_receives.Span.Slice(offset, completion.ByteLength));
                 RequestsServed++;
-                _connection.PostReceive((ulong)index, _receives[index]);
+                _transport.PostReceive(completion.WorkRequestId, _receives, offset, _receiveLength);
             }
         }
         catch (IwarpException e) when (e.Kind is IwarpErrorKind.ConnectionClosed or IwarpErrorKind.LocalClose)
@@ -94,7 +105,7 @@ public sealed class ProbeServer
         switch (message.Op)
         {
             case ProbeOp.Hello:
-                Reply(new ProbeMessage(ProbeOp.Advert, Length: (uint)_region.Length, Limit: (uint)_maxEcho, Offset: _region.BaseTO, Value: _region.STag));
+                Reply(new ProbeMessage(ProbeOp.Advert, Length: (uint)_region.Length, Limit: (uint)_maxEcho, Offset: _region.RemoteAddress, Value: _region.RemoteKey));
                 break;
             case ProbeOp.Echo:
                 ReadOnlySpan<byte> payload = request[ProbeMessage.HeaderLength..];
@@ -103,12 +114,12 @@ public sealed class ProbeServer
                     : Digest(payload, (uint)payload.Length, 0));
                 break;
             case ProbeOp.Check or ProbeOp.Fill:
-                if (_region.Check(message.Offset, message.Length, out int offset) != RegionCheck.Ok)
+                if (!_region.TryGetOffset(message.Offset, message.Length, out int offset))
                 {
                     Reply(new ProbeMessage(ProbeOp.Digest, ProbeStatus.BadRequest, message.Length, Offset: message.Offset));
                     break;
                 }
-                Span<byte> range = _region.Memory.Span.Slice(offset, (int)message.Length);
+                Span<byte> range = _region.Span.Slice(offset, (int)message.Length);
                 if (message.Op == ProbeOp.Fill)
                 {
                     ProbeMessage.FillPattern(range, message.Value);
@@ -126,7 +137,7 @@ public sealed class ProbeServer
 
     private void Reply(in ProbeMessage message)
     {
-        message.Write(_reply);
-        _connection.PostSend(0, _reply, PostFlags.None);
+        message.Write(_reply.Span);
+        _transport.PostSend(0, _reply, 0, ProbeMessage.HeaderLength, PostFlags.None);
     }
 }
