@@ -143,20 +143,7 @@ public static class CheckOutput
         w.WriteStartArray("findings");
         foreach (Finding f in report.Findings)
         {
-            w.WriteStartObject();
-            w.WriteString("rule", f.RuleId);
-            w.WriteString("severity", f.Severity.ToString().ToLowerInvariant());
-            if (f.Frame is long frame)
-            {
-                w.WriteNumber("frame", frame);
-            }
-            else
-            {
-                w.WriteNull("frame");
-            }
-            w.WriteString("message", f.Message);
-            w.WriteString("fix", f.Fix);
-            w.WriteEndObject();
+            FindingJson.Write(w, f, includeFlow: false);
         }
         w.WriteEndArray();
         w.WriteEndObject();

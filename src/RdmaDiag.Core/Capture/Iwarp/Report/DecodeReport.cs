@@ -163,28 +163,7 @@ public static class DecodeReport
         w.WriteStartArray("findings");
         foreach (var finding in shown)
         {
-            w.WriteStartObject();
-            w.WriteString("rule", finding.RuleId);
-            w.WriteString("severity", finding.Severity.ToString().ToLowerInvariant());
-            if (finding.Frame is long frame)
-            {
-                w.WriteNumber("frame", frame);
-            }
-            else
-            {
-                w.WriteNull("frame");
-            }
-            if (finding.Flow is int id)
-            {
-                w.WriteNumber("flow", id);
-            }
-            else
-            {
-                w.WriteNull("flow");
-            }
-            w.WriteString("message", finding.Message);
-            w.WriteString("fix", finding.Fix);
-            w.WriteEndObject();
+            FindingJson.Write(w, finding, includeFlow: true);
         }
         w.WriteEndArray();
         w.WritePropertyName("frames");
