@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Runtime.InteropServices;
 using System.Text.RegularExpressions;
+using RdmaDiag.Tests.Support;
 using RdmaDiag.Cli;
 using RdmaDiag.Endpoint;
 
@@ -42,67 +43,25 @@ public partial class ServeCommandTests
     [Fact]
     public async Task ServeProcess_ProbedThenSigint_LogsTheConnectionAndExitsZero()
     {
-        string dll = Path.Combine(AppContext.BaseDirectory, "rdmadiag.dll");
-        var start = new ProcessStartInfo("dotnet", $"\"{dll}\" serve --soft --listen 127.0.0.1 --port 0 --crc preferred")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        using Process serve = Process.Start(start)!;
-        try
-        {
-            string first = (await serve.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(30)))!;
-            Match listening = ListeningLine().Match(first);
-            Assert.True(listening.Success, first);
-            Assert.Contains("crc preferred", first);
-            var endpoint = IPEndPoint.Parse(listening.Groups[1].Value);
+        using ServeProcess serve = await ServeProcess.StartAsync("serve --soft --listen 127.0.0.1 --port 0 --crc preferred");
+        Assert.Contains("crc preferred", serve.Banner);
 
-            using (var connection = new IwarpConnection())
-            {
-                var probe = new ProbeClient(connection, EndpointPair.Wait);
-                NegotiatedParameters parameters = await connection.ConnectAsync(endpoint);
-                Assert.True(parameters.Crc);
-                probe.Hello();
-                Assert.True(probe.Send(64).Verified);
-                Assert.True(probe.Write(4096).Verified);
-                Assert.True(probe.Read(4096).Verified);
-                connection.Close();
-            }
-            string established = await NextLogLine(serve.StandardOutput);
-            Assert.Contains("established: rev 2/2 enhanced crc on", established);
-            string closed = await NextLogLine(serve.StandardOutput);
-            Assert.Contains("closed by the peer after 4 probe request(s)", closed);
-
-            Assert.Equal(0, kill(serve.Id, 2 /* SIGINT */));
-            await serve.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10));
-            Assert.Equal(0, serve.ExitCode);
-            Assert.Contains("rdmadiag serve: stopped", await serve.StandardOutput.ReadToEndAsync());
-        }
-        finally
+        using (var connection = new IwarpConnection())
         {
-            if (!serve.HasExited)
-            {
-                serve.Kill();
-            }
+            var probe = new ProbeClient(connection, EndpointPair.Wait);
+            NegotiatedParameters parameters = await connection.ConnectAsync(serve.EndPoint);
+            Assert.True(parameters.Crc);
+            probe.Hello();
+            Assert.True(probe.Send(64).Verified);
+            Assert.True(probe.Write(4096).Verified);
+            Assert.True(probe.Read(4096).Verified);
+            connection.Close();
         }
+        Assert.Contains("established: rev 2/2 enhanced crc on", await serve.NextLogLineAsync());
+        Assert.Contains("closed by the peer after 4 probe request(s)", await serve.NextLogLineAsync());
+
+        string rest = await serve.StopAsync(2 /* SIGINT */);
+        Assert.Equal(0, serve.ExitCode);
+        Assert.Contains("rdmadiag serve: stopped", rest);
     }
-
-    // The next connection line, past the latency responders' start-up lines.
-    private static async Task<string> NextLogLine(StreamReader output)
-    {
-        while (true)
-        {
-            string line = (await output.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(10)))!;
-            if (!line.StartsWith("latency: ", StringComparison.Ordinal))
-            {
-                return line;
-            }
-        }
-    }
-
-    [GeneratedRegex(@"listening on (\S+) ")]
-    private static partial Regex ListeningLine();
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int kill(int pid, int signal);
 }

@@ -3,6 +3,7 @@ using System.Net;
 using System.Runtime.InteropServices;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using RdmaDiag.Tests.Support;
 using RdmaDiag.Cli;
 using RdmaDiag.Endpoint;
 using RdmaDiag.Rping;
@@ -65,49 +66,21 @@ public partial class RpingCliTests
     [Fact]
     public async Task ServeRpingProcess_PingedThenSigterm_LogsVerifiedPingsAndExitsZero()
     {
-        string dll = Path.Combine(AppContext.BaseDirectory, "rdmadiag.dll");
-        var start = new ProcessStartInfo("dotnet", $"\"{dll}\" serve --soft --rping --listen 127.0.0.1 --port 0")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        using Process serve = Process.Start(start)!;
-        try
-        {
-            string first = (await serve.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(30)))!;
-            Match listening = ListeningLine().Match(first);
-            Assert.True(listening.Success, first);
-            var endpoint = IPEndPoint.Parse(listening.Groups[1].Value);
+        using ServeProcess serve = await ServeProcess.StartAsync("serve --soft --rping --listen 127.0.0.1 --port 0");
 
-            ClientConnector connector = ClientConnector.Soft(RpingProtocol.SoftSetup(IwarpSetupOptions.Default));
-            using (IRdmaTransport transport = connector.Prepare(endpoint))
-            using (var client = new RpingClient(transport, 64, TimeSpan.FromSeconds(10)))
-            {
-                connector.Connect(transport);
-                Assert.All(client.Run(3), r => Assert.True(r.Verified, r.Detail));
-                transport.Close();
-            }
-            Assert.Contains("established: rev 2/2 enhanced crc off", (await serve.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(10)))!);
-            Assert.Contains("closed by the peer after 3 rping iteration(s), 3 verified",
-                (await serve.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(10)))!);
-
-            Assert.Equal(0, kill(serve.Id, 15 /* SIGTERM */));
-            await serve.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10));
-            Assert.Equal(0, serve.ExitCode);
-            Assert.Contains("rdmadiag serve: stopped", await serve.StandardOutput.ReadToEndAsync());
-        }
-        finally
+        ClientConnector connector = ClientConnector.Soft(RpingProtocol.SoftSetup(IwarpSetupOptions.Default));
+        using (IRdmaTransport transport = connector.Prepare(serve.EndPoint))
+        using (var client = new RpingClient(transport, 64, TimeSpan.FromSeconds(10)))
         {
-            if (!serve.HasExited)
-            {
-                serve.Kill();
-            }
+            connector.Connect(transport);
+            Assert.All(client.Run(3), r => Assert.True(r.Verified, r.Detail));
+            transport.Close();
         }
+        Assert.Contains("established: rev 2/2 enhanced crc off", await serve.NextLogLineAsync());
+        Assert.Contains("closed by the peer after 3 rping iteration(s), 3 verified", await serve.NextLogLineAsync());
+
+        string rest = await serve.StopAsync(15 /* SIGTERM */);
+        Assert.Equal(0, serve.ExitCode);
+        Assert.Contains("rdmadiag serve: stopped", rest);
     }
-
-    [GeneratedRegex(@"listening on (\S+) ")]
-    private static partial Regex ListeningLine();
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int kill(int pid, int signal);
 }
