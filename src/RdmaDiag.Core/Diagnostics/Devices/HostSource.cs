@@ -36,8 +36,6 @@ public interface IHostSource
 /// <summary>The real host, or a directory tree standing in for "/" (tools and addresses supplied by the caller).</summary>
 public sealed class HostSource : IHostSource
 {
-    private static readonly string[] ToolDirs = ["/usr/sbin", "/usr/bin", "/sbin", "/bin"];
-
     private readonly string _root;
     private readonly Func<string, string[], string?> _runTool;
     private readonly Func<string, IReadOnlyList<string>> _addresses;
@@ -123,46 +121,11 @@ public sealed class HostSource : IHostSource
 
     public IReadOnlyList<string> InterfaceAddresses(string interfaceName) => _addresses(interfaceName);
 
+    // systemd-detect-virt exits 1 while printing "none": the text is what matters, whatever the exit code.
     private static string? RunLiveTool(string tool, string[] args)
     {
-        var exe = ToolDirs.Select(d => Path.Combine(d, tool)).FirstOrDefault(File.Exists);
-        if (exe is null)
-        {
-            return null;
-        }
-        try
-        {
-            var psi = new ProcessStartInfo(exe)
-            {
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                RedirectStandardInput = true,
-                UseShellExecute = false,
-            };
-            foreach (var a in args)
-            {
-                psi.ArgumentList.Add(a);
-            }
-            using var process = Process.Start(psi);
-            if (process is null)
-            {
-                return null;
-            }
-            process.StandardInput.Close();
-            var stdout = process.StandardOutput.ReadToEndAsync();
-            _ = process.StandardError.ReadToEndAsync();
-            if (!process.WaitForExit(TimeSpan.FromSeconds(3)))
-            {
-                process.Kill(entireProcessTree: true);
-                return null;
-            }
-            // systemd-detect-virt exits 1 while printing "none"; the text is what matters.
-            return stdout.Result.TrimEnd();
-        }
-        catch (Exception e) when (e is System.ComponentModel.Win32Exception or InvalidOperationException or IOException)
-        {
-            return null;
-        }
+        HostCommandResult result = HostCommand.Run(tool, args, TimeSpan.FromSeconds(3));
+        return result.Ran ? result.Stdout.TrimEnd() : null;
     }
 
     private static IReadOnlyList<string> LiveAddresses(string interfaceName)

@@ -2,7 +2,7 @@ using System.ComponentModel;
 using System.Diagnostics;
 using System.Text;
 
-namespace RdmaDiag.Diagnostics.Bundle;
+namespace RdmaDiag.Diagnostics;
 
 /// <summary>What one environment command did: its output, exit status and time, or why it did not run or finish.</summary>
 public sealed record HostCommandResult(string CommandLine, int? ExitCode, string Stdout, string Stderr, TimeSpan Elapsed, string? Problem)
